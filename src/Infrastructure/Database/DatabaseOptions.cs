@@ -1,0 +1,67 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Service.Infrastructure.Settings;
+
+namespace Service.Infrastructure.Database;
+
+public sealed class DatabaseOptions
+{
+    public const string Section = "Database";
+
+    /// <summary>postgres://user:pass@host:port/db URL or an Npgsql key=value string (DATABASE_URL).</summary>
+    [Required(ErrorMessage = "DATABASE_URL (Database:Url): is not set. Fix: set DATABASE_URL, e.g. postgres://app:secret@db.internal:5432/workflow.")]
+    public string Url { get; set; } = "";
+
+    /// <summary>Outside Production, apply pending migrations at startup instead of refusing to start.</summary>
+    public bool AutoMigrate { get; set; } = true;
+
+    [Range(1, 600, ErrorMessage = "Database:ConnectTimeoutSeconds (env Database__ConnectTimeoutSeconds): must be from 1 to 600. Fix: e.g. 5.")]
+    public int ConnectTimeoutSeconds { get; set; } = 5;
+
+    [Range(1, 3600, ErrorMessage = "Database:CommandTimeoutSeconds (env Database__CommandTimeoutSeconds): must be from 1 to 3600. Fix: e.g. 30.")]
+    public int CommandTimeoutSeconds { get; set; } = 30;
+
+    [ValidateObjectMembers]
+    public PoolOptions Pool { get; set; } = new();
+
+    public sealed class PoolOptions
+    {
+        [Range(0, 1000, ErrorMessage = "Database:Pool:MinSize (env Database__Pool__MinSize): must be from 0 to 1000. Fix: e.g. 0.")]
+        public int MinSize { get; set; }
+
+        [Range(1, 1000, ErrorMessage = "Database:Pool:MaxSize (env Database__Pool__MaxSize): must be from 1 to 1000. Fix: e.g. 50, and keep instances x MaxSize below the server's max_connections.")]
+        public int MaxSize { get; set; } = 50;
+    }
+
+    /// <summary>The Npgsql connection string these settings describe.</summary>
+    public NpgsqlConnectionStringBuilder ToConnectionString()
+    {
+        var builder = DatabaseUrl.Parse(Url);
+        builder.MinPoolSize = Pool.MinSize;
+        builder.MaxPoolSize = Pool.MaxSize;
+        builder.Timeout = ConnectTimeoutSeconds;
+        builder.CommandTimeout = CommandTimeoutSeconds;
+        builder.ApplicationName ??= "workflow-service";
+        return builder;
+    }
+}
+
+public sealed class DatabaseOptionsValidator : IValidateOptions<DatabaseOptions>
+{
+    public ValidateOptionsResult Validate(string? name, DatabaseOptions options)
+    {
+        var failures = new List<string>();
+        if (!string.IsNullOrWhiteSpace(options.Url) && !DatabaseUrl.TryParse(options.Url, out _, out var error))
+        {
+            failures.Add(new StartupProblem(FlatSettingNames.Describe("Database:Url"), $"cannot be parsed: {error}",
+                "use postgres://user:password@host:5432/database (URL-encode special characters) or Host=...;Username=...;Database=...").ToString());
+        }
+        if (options.Pool.MinSize > options.Pool.MaxSize)
+        {
+            failures.Add(new StartupProblem("Database:Pool:MinSize (env Database__Pool__MinSize)",
+                $"is {options.Pool.MinSize}, above Database:Pool:MaxSize ({options.Pool.MaxSize}).", "lower MinSize or raise MaxSize.").ToString());
+        }
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

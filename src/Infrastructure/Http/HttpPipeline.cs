@@ -1,0 +1,59 @@
+using System.Diagnostics;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
+using Service.Infrastructure.Settings;
+
+namespace Service.Infrastructure.Http;
+
+/// <summary>What every request shares: problem details, correlation, limits, CORS, security headers, OpenAPI.</summary>
+public static class HttpPipeline
+{
+    public const string CorsPolicyName = "frontend";
+
+    public static WebApplicationBuilder AddHttpBasics(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddValidatedOptions<HttpOptions>(HttpOptions.Section);
+        services.AddValidatedOptions<CorsPolicyOptions>(CorsPolicyOptions.Section);
+        services.AddSingleton<IValidateOptions<CorsPolicyOptions>, CorsPolicyOptionsValidator>();
+
+        services.Configure<KestrelServerOptions>(o => o.AddServerHeader = false);
+        services.AddOptions<HostOptions>().Configure<IOptions<HttpOptions>>((host, http) =>
+            host.ShutdownTimeout = TimeSpan.FromSeconds(http.Value.ShutdownTimeoutSeconds + http.Value.ShutdownDelaySeconds));
+
+        services.AddProblemDetails(o => o.CustomizeProblemDetails = ctx =>
+        {
+            ctx.ProblemDetails.Instance ??= ctx.HttpContext.Request.Path;
+            ctx.ProblemDetails.Extensions["traceId"] = Activity.Current?.TraceId.ToString() ?? ctx.HttpContext.TraceIdentifier;
+            ctx.ProblemDetails.Extensions["requestId"] = ctx.HttpContext.TraceIdentifier;
+        });
+        services.AddExceptionHandler<UnhandledExceptionHandler>();
+        services.AddValidation();
+        // Malformed JSON and bad parameters reach the exception handler, which answers them as problem details.
+        services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+
+        services.AddCors();
+        services.AddOptions<Microsoft.AspNetCore.Cors.Infrastructure.CorsOptions>().Configure<IOptions<CorsPolicyOptions>>((cors, settings) =>
+            cors.AddPolicy(CorsPolicyName, policy => policy
+                .WithOrigins(settings.Value.AllowedOrigins.ToArray())
+                .AllowAnyHeader()
+                .WithMethods("GET", "POST", "PUT", "PATCH", "DELETE")
+                .WithExposedHeaders(RequestCorrelation.HeaderName, "Retry-After", "Location")
+                .SetPreflightMaxAge(TimeSpan.FromSeconds(settings.Value.PreflightMaxAgeSeconds))));
+
+        services.AddOpenApi(o => o.AddOperationTransformer<OpenApiProblemResponses>());
+        return builder;
+    }
+
+    public static WebApplication UseHttpBasics(this WebApplication app)
+    {
+        app.UseMiddleware<RequestCorrelation>();
+        app.UseMiddleware<SecurityHeaders>();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages(); // empty 404/405 and friends get a problem details body
+        app.UseCors(CorsPolicyName);
+        app.UseRouting();
+        app.UseMiddleware<RequestBodyLimit>(); // after routing: an endpoint may declare its own limit
+        return app;
+    }
+}

@@ -1,0 +1,37 @@
+using Microsoft.Extensions.Options;
+using Service.Infrastructure.Database;
+using Service.Infrastructure.ErrorReporting;
+using Service.Infrastructure.Health;
+using Service.Infrastructure.Http;
+using Service.Infrastructure.Observability;
+using Service.Infrastructure.RateLimiting;
+using Service.Infrastructure.Redis;
+using Service.Infrastructure.Security;
+using Service.Infrastructure.Settings;
+using Service.Infrastructure.Storage;
+
+namespace Service.Infrastructure;
+
+public static class InfrastructureRegistration
+{
+    public static WebApplicationBuilder AddInfrastructure(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        builder.AddLogging();
+        builder.AddHttpBasics();
+
+        services.AddValidatedOptions<SecurityOptions>(SecurityOptions.Section);
+        services.AddSingleton<IValidateOptions<SecurityOptions>, SecurityOptionsValidator>();
+        services.AddValidatedOptions<RateLimitOptions>(RateLimitOptions.Section);
+        services.AddValidatedOptions<ErrorReportingOptions>(ErrorReportingOptions.Section);
+        services.AddSingleton<IValidateOptions<ErrorReportingOptions>, ErrorReportingOptionsValidator>();
+
+        services.AddHealth();
+        services.AddDatabase();
+        services.AddRedis();
+        services.AddStorage();
+
+        services.AddStartupGuard(); // last: it wraps every ValidateOnStart registered above
+        return builder;
+    }
+}

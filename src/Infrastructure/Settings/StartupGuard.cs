@@ -1,0 +1,101 @@
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Options;
+
+namespace Service.Infrastructure.Settings;
+
+/// <summary>
+/// Wraps the host's startup validator (which runs every ValidateOnStart registration before any hosted service,
+/// Kestrel included) so that options failures and the <see cref="IStartupCheck"/>s are evaluated together and
+/// reported together as one <see cref="StartupRefusedException"/>.
+/// </summary>
+public static partial class StartupGuard
+{
+    /// <summary>Call after every options registration: it wraps the validator those registrations configured.</summary>
+    public static IServiceCollection AddStartupGuard(this IServiceCollection services)
+    {
+        // ValidateOnStart registers the framework's validator; make sure there is one even with no options.
+        services.AddOptions<StartupGuardMarker>().ValidateOnStart();
+        var inner = services.Last(d => d.ServiceType == typeof(IStartupValidator));
+        services.Remove(inner);
+        services.AddTransient<IStartupValidator>(sp => new GuardedValidator(
+            (IStartupValidator)ActivatorUtilities.CreateInstance(sp, inner.ImplementationType!),
+            sp.GetServices<IStartupCheck>()));
+        return services;
+    }
+
+    private sealed class StartupGuardMarker;
+
+    private sealed class GuardedValidator(IStartupValidator inner, IEnumerable<IStartupCheck> checks) : IStartupValidator
+    {
+        public void Validate()
+        {
+            var problems = new List<StartupProblem>();
+            var optionsValid = true;
+            try
+            {
+                inner.Validate();
+            }
+            catch (Exception e) when (e is OptionsValidationException or AggregateException)
+            {
+                optionsValid = false;
+                problems.AddRange(Flatten(e).SelectMany(f => f.Failures).Select(ToProblem));
+            }
+
+            // Checks that need valid settings (e.g. a parsable DATABASE_URL) would only repeat those problems.
+            if (optionsValid)
+            {
+                foreach (var check in checks)
+                {
+                    // Startup is synchronous here: the host calls the validator before it awaits anything.
+                    problems.AddRange(check.CheckAsync(CancellationToken.None).GetAwaiter().GetResult());
+                }
+            }
+
+            if (problems.Count > 0) throw new StartupRefusedException(problems.Distinct().ToList());
+        }
+    }
+
+    private static IEnumerable<OptionsValidationException> Flatten(Exception e) => e switch
+    {
+        OptionsValidationException o => [o],
+        AggregateException a => a.InnerExceptions.SelectMany(Flatten),
+        _ => [],
+    };
+
+    // ValidateDataAnnotations wraps each attribute's message; unwrap it so the report shows ours.
+    private static StartupProblem ToProblem(string failure)
+    {
+        var match = DataAnnotationFailure().Match(failure);
+        return StartupProblem.Parse(match.Success ? match.Groups["message"].Value : failure);
+    }
+
+    [GeneratedRegex("with the error: '(?<message>.*)'\\.?$", RegexOptions.Singleline)]
+    private static partial Regex DataAnnotationFailure();
+}
+
+public static class OptionsRegistration
+{
+    /// <summary>Binds a settings class to its section, validates its DataAnnotations (nested objects too) before the port opens.</summary>
+    public static OptionsBuilder<T> AddValidatedOptions<T>(this IServiceCollection services, string section) where T : class
+    {
+        return services.AddOptions<T>().BindConfiguration(section).ValidateDataAnnotations().ValidateOnStart();
+    }
+}
+
+public static class GuardedRun
+{
+    /// <summary>Runs the app; a refused start prints the report to stderr and exits 1 before any port was bound.</summary>
+    public static async Task<int> RunGuardedAsync(this WebApplication app)
+    {
+        try
+        {
+            await app.RunAsync();
+            return 0;
+        }
+        catch (Exception e) when (StartupRefusedException.Find(e) is { } refused)
+        {
+            await Console.Error.WriteLineAsync(refused.Message);
+            return 1;
+        }
+    }
+}
