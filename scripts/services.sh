@@ -119,6 +119,16 @@ stop_s3() {
 }
 
 print_env() {
+  if [ "$profile" = test ]; then
+    # The tests create a database per test class: they get the server's admin database, not an app database.
+    cat <<VARS
+export TEST_DATABASE_URL=postgres://postgres@127.0.0.1:$PG_PORT/postgres
+export TEST_REDIS_URL=redis://127.0.0.1:$REDIS_PORT
+export TEST_S3_ENDPOINT=http://127.0.0.1:$S3_PORT
+export TEST_S3_BUCKET=$S3_BUCKET
+VARS
+    return
+  fi
   cat <<VARS
 export DATABASE_URL=postgres://postgres@127.0.0.1:$PG_PORT/$DB_NAME
 export REDIS_URL=redis://127.0.0.1:$REDIS_PORT

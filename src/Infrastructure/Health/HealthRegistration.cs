@@ -11,7 +11,8 @@ public static class HealthRegistration
     {
         services.AddValidatedOptions<HealthOptions>(HealthOptions.Section);
         services.AddHealthChecks();
-        services.AddOptions<HealthCheckServiceOptions>().Configure<IOptions<HealthOptions>>((checks, health) =>
+        // PostConfigure: checks are registered by Configure actions, some added after this one (AddDatabase, ...).
+        services.AddOptions<HealthCheckServiceOptions>().PostConfigure<IOptions<HealthOptions>>((checks, health) =>
         {
             foreach (var registration in checks.Registrations)
             {

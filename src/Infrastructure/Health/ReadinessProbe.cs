@@ -16,17 +16,30 @@ public sealed class ReadinessProbe(HealthCheckService health, IOptions<HealthOpt
     private HealthReport? _last;
     private long _lastAt;
 
-    public Task<HealthReport> GetReportAsync(CancellationToken cancellationToken)
+    public async Task<HealthReport> GetReportAsync(CancellationToken cancellationToken)
     {
+        Task<HealthReport> running;
         lock (_gate)
         {
             if (_last is not null && time.GetElapsedTime(_lastAt).TotalMilliseconds < options.Value.CacheMilliseconds)
             {
-                return Task.FromResult(_last);
+                return _last;
             }
-            _running ??= RunAsync();
+            running = _running ??= RunAsync();
+        }
+
+        // Checks run concurrently, each cancelled at its timeout. A check that ignores its token must still not
+        // hang the probe: past twice the timeout the answer is Unhealthy while the shared run finishes on its own.
+        var limit = TimeSpan.FromMilliseconds(options.Value.CheckTimeoutMilliseconds * 2);
+        try
+        {
             // A caller that gives up does not cancel the shared run.
-            return _running.WaitAsync(cancellationToken);
+            return await running.WaitAsync(limit, time, cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            var entry = new HealthReportEntry(HealthStatus.Unhealthy, "checks did not finish in time", limit, null, null);
+            return new HealthReport(new Dictionary<string, HealthReportEntry> { ["probe"] = entry }, limit);
         }
     }
 

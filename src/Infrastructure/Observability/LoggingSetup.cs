@@ -9,6 +9,9 @@ public static class LoggingSetup
     public static WebApplicationBuilder AddLogging(this WebApplicationBuilder builder)
     {
         builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
+        // The framework's "Request starting/finished" lines include the query string, where tokens can travel; no
+        // configured log level may bring them back. RequestCorrelation writes the access log without it.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
         return builder;
     }
 }

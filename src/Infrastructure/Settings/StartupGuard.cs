@@ -19,13 +19,13 @@ public static partial class StartupGuard
         services.Remove(inner);
         services.AddTransient<IStartupValidator>(sp => new GuardedValidator(
             (IStartupValidator)ActivatorUtilities.CreateInstance(sp, inner.ImplementationType!),
-            sp.GetServices<IStartupCheck>()));
+            sp));
         return services;
     }
 
     private sealed class StartupGuardMarker;
 
-    private sealed class GuardedValidator(IStartupValidator inner, IEnumerable<IStartupCheck> checks) : IStartupValidator
+    private sealed class GuardedValidator(IStartupValidator inner, IServiceProvider services) : IStartupValidator
     {
         public void Validate()
         {
@@ -41,10 +41,11 @@ public static partial class StartupGuard
                 problems.AddRange(Flatten(e).SelectMany(f => f.Failures).Select(ToProblem));
             }
 
-            // Checks that need valid settings (e.g. a parsable DATABASE_URL) would only repeat those problems.
+            // Checks need valid settings (building them resolves the data source from DATABASE_URL, for one):
+            // with invalid ones they could only fail again on the problems already listed.
             if (optionsValid)
             {
-                foreach (var check in checks)
+                foreach (var check in services.GetServices<IStartupCheck>())
                 {
                     // Startup is synchronous here: the host calls the validator before it awaits anything.
                     problems.AddRange(check.CheckAsync(CancellationToken.None).GetAwaiter().GetResult());
@@ -84,7 +85,10 @@ public static class OptionsRegistration
 
 public static class GuardedRun
 {
-    /// <summary>Runs the app; a refused start prints the report to stderr and exits 1 before any port was bound.</summary>
+    /// <summary>
+    /// Runs the app; a refused start prints the report to stderr and exits 1 before any port was bound. When another
+    /// program hosts this one (the integration tests), the refusal propagates to it instead.
+    /// </summary>
     public static async Task<int> RunGuardedAsync(this WebApplication app)
     {
         try
@@ -92,7 +96,8 @@ public static class GuardedRun
             await app.RunAsync();
             return 0;
         }
-        catch (Exception e) when (StartupRefusedException.Find(e) is { } refused)
+        catch (Exception e) when (StartupRefusedException.Find(e) is { } refused
+                                  && System.Reflection.Assembly.GetEntryAssembly() == typeof(GuardedRun).Assembly)
         {
             await Console.Error.WriteLineAsync(refused.Message);
             return 1;

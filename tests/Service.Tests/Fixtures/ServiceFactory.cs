@@ -1,0 +1,79 @@
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Service.Tests.Fixtures;
+
+/// <summary>
+/// The app in-process against the real test servers, with a database of its own (one per test class through
+/// IClassFixture). <see cref="Settings"/> and <see cref="EnvironmentName"/> may be changed before first use.
+/// </summary>
+public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
+{
+    public const string TestSecretKey = "test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz";
+
+    public string DatabaseName { get; private set; } = "";
+
+    /// <summary>Set before initialization to run against an existing database (the factory then neither creates nor drops it).</summary>
+    public string? ExistingDatabase { get; init; }
+    public string EnvironmentName { get; set; } = "Development";
+    public CapturedLogs Logs { get; } = new();
+    public Dictionary<string, string?> Settings { get; } = new();
+
+    /// <summary>Whether the database is cloned from the migrated template (true) or created empty.</summary>
+    protected virtual bool MigratedDatabase => true;
+
+    public virtual async Task InitializeAsync()
+    {
+        DatabaseName = ExistingDatabase
+            ?? (MigratedDatabase ? await TestDatabases.CreateMigratedAsync() : await TestDatabases.CreateEmptyAsync());
+    }
+
+    async Task IAsyncLifetime.DisposeAsync()
+    {
+        await DisposeAsync();
+        if (DatabaseName.Length > 0 && ExistingDatabase is null) await TestDatabases.DropAsync(DatabaseName);
+    }
+
+    public Dictionary<string, string?> BaseSettings() => new()
+    {
+        ["Database:Url"] = TestServers.DatabaseUrl(DatabaseName),
+        ["Database:Pool:MaxSize"] = "20",
+        ["Redis:Url"] = TestServers.RedisUrl,
+        ["Storage:Bucket"] = TestServers.S3Bucket,
+        ["Storage:ServiceUrl"] = TestServers.S3Endpoint,
+        ["Storage:AccessKeyId"] = "S3RVER",
+        ["Storage:SecretAccessKey"] = "S3RVER",
+        ["Storage:ForcePathStyle"] = "true",
+        ["Security:SecretKey"] = TestSecretKey,
+        ["Cors:Origins"] = "http://localhost:3000,https://app.example.com",
+        ["Http:ShutdownDelaySeconds"] = "0",
+        ["Health:CacheMilliseconds"] = "0",
+    };
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment(EnvironmentName);
+        var settings = BaseSettings();
+        foreach (var (key, value) in Settings) settings[key] = value;
+        builder.ConfigureAppConfiguration((_, config) => config.AddInMemoryCollection(settings));
+        builder.ConfigureServices(services =>
+        {
+            services.AddSingleton<ILoggerProvider>(Logs);
+            services.AddSingleton<IStartupFilter, TestEndpoints>();
+            // The validation generator only sees the types of the compilation that calls AddValidation:
+            // this call covers the test endpoints' request types, as the app's own call covers the product's.
+            services.AddValidation();
+        });
+        builder.ConfigureTestServices(ConfigureTestServices);
+    }
+
+    protected virtual void ConfigureTestServices(IServiceCollection services) { }
+}
+
+/// <summary>A factory whose database is created empty: nothing migrated.</summary>
+public class EmptyDatabaseServiceFactory : ServiceFactory
+{
+    protected override bool MigratedDatabase => false;
+}

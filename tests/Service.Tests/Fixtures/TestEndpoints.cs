@@ -1,0 +1,34 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+
+namespace Service.Tests.Fixtures;
+
+public sealed record TestEchoRequest(
+    [property: Required, StringLength(10)] string? Name,
+    [property: Range(1, 5)] int Count);
+
+/// <summary>
+/// Endpoints that exist only in tests, mapped into the real pipeline (same middleware, validation and error
+/// handling as product endpoints) to exercise what no product endpoint triggers on purpose: a crash, a slow answer.
+/// </summary>
+public sealed class TestEndpoints : IStartupFilter
+{
+    public const string SecretInException = "internal-detail-7f3a";
+
+    public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+    {
+        next(app);
+        // Set by the app's UseRouting: the WebApplication itself, so these join its endpoints before the first request.
+        var endpoints = (IEndpointRouteBuilder)app.Properties["__EndpointRouteBuilder"]!;
+        var group = endpoints.MapGroup("/test");
+        group.MapPost("/echo", (TestEchoRequest request) => TypedResults.Ok(request));
+        group.MapGet("/throw", string () => throw new InvalidOperationException($"database password is {SecretInException}"));
+        group.MapGet("/slow", async (int ms, CancellationToken ct) =>
+        {
+            await Task.Delay(ms, ct);
+            return TypedResults.Ok(new { waited = ms });
+        });
+    };
+}
