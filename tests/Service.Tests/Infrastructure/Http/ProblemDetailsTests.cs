@@ -29,6 +29,25 @@ public sealed class ProblemDetailsTests(ServiceFactory factory) : IClassFixture<
     }
 
     [Fact]
+    public async Task Unparsable_parameters_are_400_problem_details()
+    {
+        var problem = await ReadProblemAsync(await _client.GetAsync("/test/slow?ms=soon"), HttpStatusCode.BadRequest);
+
+        Assert.Contains("ms", problem.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task A_client_that_disconnects_is_not_logged_as_an_error()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => _client.GetAsync("/test/slow?ms=5000", cts.Token));
+        await Task.Delay(500); // let the server side observe the abort and finish logging
+
+        Assert.Contains(factory.Logs.Lines, l => l.Message.Contains("/test/slow aborted by the client"));
+        Assert.DoesNotContain(factory.Logs.Lines, l => l.Level >= LogLevel.Error && l.AllText.Contains("/test/slow"));
+    }
+
+    [Fact]
     public async Task Unknown_routes_are_404_problem_details()
     {
         await ReadProblemAsync(await _client.GetAsync("/api/v1/nothing-here"), HttpStatusCode.NotFound);
