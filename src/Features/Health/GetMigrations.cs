@@ -21,7 +21,8 @@ public static class GetMigrations
             .WithName("GetMigrations")
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
-    public static async Task<Results<Ok<MigrationsResponse>, ProblemHttpResult>> Handle(MigrationRunner runner, CancellationToken cancellationToken)
+    public static async Task<Results<Ok<MigrationsResponse>, ProblemHttpResult>> Handle(
+        MigrationRunner runner, HttpContext context, CancellationToken cancellationToken)
     {
         MigrationStatus status;
         try
@@ -30,11 +31,11 @@ public static class GetMigrations
         }
         catch (Npgsql.NpgsqlException)
         {
+            context.Response.Headers.RetryAfter = "5";
             return TypedResults.Problem(
                 title: "Database unavailable",
                 detail: "The migration state cannot be read while PostgreSQL is unreachable.",
-                statusCode: StatusCodes.Status503ServiceUnavailable,
-                extensions: new Dictionary<string, object?> { ["retryAfterSeconds"] = 5 });
+                statusCode: StatusCodes.Status503ServiceUnavailable);
         }
 
         return TypedResults.Ok(new MigrationsResponse(

@@ -34,39 +34,22 @@ public sealed class MigrationRunner(NpgsqlDataSource dataSource, MigrationCatalo
     }
 
     /// <summary>Applies pending migrations up to <paramref name="toVersion"/> (all when null), returning what it applied.</summary>
-    public async Task<IReadOnlyList<Migration>> MigrateUpAsync(long? toVersion, CancellationToken cancellationToken)
-    {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await LockAsync(connection, cancellationToken);
-        try
+    public Task<IReadOnlyList<Migration>> MigrateUpAsync(long? toVersion, CancellationToken cancellationToken) =>
+        UnderLockAsync(async (connection, status) =>
         {
-            await connection.ExecuteAsync(new CommandDefinition(CreateTableSql, cancellationToken: cancellationToken));
-            var status = await ReadStatusAsync(connection, cancellationToken);
-            ThrowIfTampered(status);
             var applied = new List<Migration>();
             foreach (var migration in status.Pending.Where(m => toVersion is null || m.Version <= toVersion))
             {
                 await RunAsync(connection, migration, migration.UpSql, up: true, cancellationToken);
                 applied.Add(migration);
             }
-            return applied;
-        }
-        finally
-        {
-            await UnlockAsync(connection);
-        }
-    }
+            return (IReadOnlyList<Migration>)applied;
+        }, cancellationToken);
 
     /// <summary>Reverts applied migrations above <paramref name="toVersion"/>, newest first. Refuses before changing anything if a down script is missing.</summary>
-    public async Task<IReadOnlyList<Migration>> MigrateDownAsync(long toVersion, CancellationToken cancellationToken)
-    {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await LockAsync(connection, cancellationToken);
-        try
+    public Task<IReadOnlyList<Migration>> MigrateDownAsync(long toVersion, CancellationToken cancellationToken) =>
+        UnderLockAsync(async (connection, status) =>
         {
-            await connection.ExecuteAsync(new CommandDefinition(CreateTableSql, cancellationToken: cancellationToken));
-            var status = await ReadStatusAsync(connection, cancellationToken);
-            ThrowIfTampered(status);
             var unknown = status.UnknownApplied.Where(a => a.Version > toVersion).ToList();
             if (unknown.Count > 0)
             {
@@ -83,7 +66,23 @@ public sealed class MigrationRunner(NpgsqlDataSource dataSource, MigrationCatalo
             {
                 await RunAsync(connection, migration, migration.DownSql!, up: false, cancellationToken);
             }
-            return targets;
+            return (IReadOnlyList<Migration>)targets;
+        }, cancellationToken);
+
+    /// <summary>
+    /// Takes the advisory lock, then reads what is applied (another instance may have just migrated) and refuses on
+    /// tampered checksums before <paramref name="change"/> runs.
+    /// </summary>
+    private async Task<T> UnderLockAsync<T>(Func<NpgsqlConnection, MigrationStatus, Task<T>> change, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await LockAsync(connection, cancellationToken);
+        try
+        {
+            await connection.ExecuteAsync(new CommandDefinition(CreateTableSql, cancellationToken: cancellationToken));
+            var status = await ReadStatusAsync(connection, cancellationToken);
+            ThrowIfTampered(status);
+            return await change(connection, status);
         }
         finally
         {

@@ -6,19 +6,14 @@ namespace Service.Tests.Infrastructure.Settings;
 /// <summary>The built service as a real process: refusals exit non-zero before binding; SIGTERM drains and exits 0.</summary>
 public sealed class StartupProcessTests(ServiceFactory database) : IClassFixture<ServiceFactory>
 {
-    private Dictionary<string, string> ProductionEnvironment(string databaseName) => new()
+    /// <summary>The factory's settings as environment variables (Section__Key), in Production, for another database.</summary>
+    private Dictionary<string, string> ProductionEnvironment(string databaseName)
     {
-        ["ENVIRONMENT"] = "production",
-        ["SECRET_KEY"] = ServiceFactory.TestSecretKey,
-        ["CORS_ORIGINS"] = "https://app.example.com",
-        ["DATABASE_URL"] = TestServers.DatabaseUrl(databaseName),
-        ["REDIS_URL"] = TestServers.RedisUrl,
-        ["S3_BUCKET"] = TestServers.S3Bucket,
-        ["S3_ENDPOINT"] = TestServers.S3Endpoint,
-        ["AWS_ACCESS_KEY_ID"] = "S3RVER",
-        ["AWS_SECRET_ACCESS_KEY"] = "S3RVER",
-        ["Storage__ForcePathStyle"] = "true",
-    };
+        var environment = database.BaseSettings().ToDictionary(kv => kv.Key.Replace(":", "__"), kv => kv.Value ?? "");
+        environment["Database__Url"] = TestServers.DatabaseUrl(databaseName);
+        environment["ENVIRONMENT"] = "production";
+        return environment;
+    }
 
     [Fact]
     public async Task Two_misconfigurations_are_reported_together_and_the_process_exits_before_binding_its_port()
