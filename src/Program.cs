@@ -1,4 +1,7 @@
+using Service.Features.ApiKeys;
+using Service.Features.Auth;
 using Service.Features.Health;
+using Service.Features.Organizations;
 using Service.Infrastructure;
 using Service.Infrastructure.Database.Migrations;
 using Service.Infrastructure.Http;
@@ -17,8 +20,11 @@ builder.AddInfrastructure();
 
 var app = builder.Build();
 app.UseHttpBasics();
-app.MapOpenApi();
+app.MapOpenApi().AllowAnonymous();
 app.MapHealth();
+app.MapAuth();
+app.MapOrganizations();
+app.MapApiKeys();
 
 return await app.RunGuardedAsync();
 

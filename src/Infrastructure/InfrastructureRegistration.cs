@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Options;
+using Service.Infrastructure.Audit;
 using Service.Infrastructure.Database;
+using Service.Infrastructure.FeatureFlags;
 using Service.Infrastructure.ErrorReporting;
 using Service.Infrastructure.Health;
 using Service.Infrastructure.Http;
@@ -20,8 +22,10 @@ public static class InfrastructureRegistration
         builder.AddLogging();
         builder.AddHttpBasics();
 
-        services.AddValidatedOptions<SecurityOptions>(SecurityOptions.Section);
-        services.AddSingleton<IValidateOptions<SecurityOptions>, SecurityOptionsValidator>();
+        services.AddHttpContextAccessor();
+        services.AddSecurity();
+        services.AddFeatureFlags();
+        services.AddSingleton<AuditLog>();
         services.AddValidatedOptions<RateLimitOptions>(RateLimitOptions.Section);
         services.AddValidatedOptions<ErrorReportingOptions>(ErrorReportingOptions.Section);
         services.AddSingleton<IValidateOptions<ErrorReportingOptions>, ErrorReportingOptionsValidator>();

@@ -28,6 +28,8 @@ public static class HttpPipeline
             ctx.ProblemDetails.Extensions["requestId"] = ctx.HttpContext.TraceIdentifier;
         });
         services.AddExceptionHandler<UnhandledExceptionHandler>();
+        // Field errors keyed like the JSON the client sent ("displayName", not "DisplayName").
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.DictionaryKeyPolicy = System.Text.Json.JsonNamingPolicy.CamelCase);
         services.AddValidation();
         // Malformed JSON and bad parameters reach the exception handler, which answers them as problem details.
         services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
@@ -54,6 +56,8 @@ public static class HttpPipeline
         app.UseCors(CorsPolicyName);
         app.UseRouting();
         app.UseMiddleware<RequestBodyLimit>(); // after routing: an endpoint may declare its own limit
+        app.UseAuthentication();
+        app.UseAuthorization();
         return app;
     }
 }

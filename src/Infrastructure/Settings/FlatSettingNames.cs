@@ -18,6 +18,7 @@ public static class FlatSettingNames
             ["SENTRY_DSN"] = "ErrorReporting:Dsn",
             ["RATE_LIMIT_PER_MINUTE"] = "RateLimits:PerMinute",
             ["RATE_LIMIT_PER_HOUR"] = "RateLimits:PerHour",
+            ["ADMIN_EMAILS"] = "Auth:AdminEmails",
         };
 
     /// <summary>"Security:SecretKey" reads "SECRET_KEY (Security:SecretKey)"; keys without a flat name read "Section__Key".</summary>

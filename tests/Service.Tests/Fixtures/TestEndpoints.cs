@@ -22,7 +22,7 @@ public sealed class TestEndpoints : IStartupFilter
         next(app);
         // Set by the app's UseRouting: the WebApplication itself, so these join its endpoints before the first request.
         var endpoints = (IEndpointRouteBuilder)app.Properties["__EndpointRouteBuilder"]!;
-        var group = endpoints.MapGroup("/test");
+        var group = endpoints.MapGroup("/test").AllowAnonymous();
         group.MapPost("/echo", (TestEchoRequest request) => TypedResults.Ok(request));
         group.MapGet("/throw", string () => throw new InvalidOperationException($"database password is {SecretInException}"));
         group.MapGet("/slow", async (int ms, CancellationToken ct) =>

@@ -1,0 +1,82 @@
+using System.ComponentModel.DataAnnotations;
+using Dapper;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Service.Infrastructure.Audit;
+using Service.Infrastructure.Security;
+
+namespace Service.Features.Auth;
+
+public sealed record LoginUserRequest(
+    [property: Required, StringLength(254)] string Email,
+    [property: Required, StringLength(128)] string Password);
+
+public sealed record TokenResponse(string AccessToken, string RefreshToken, int ExpiresIn, string TokenType = "Bearer");
+
+/// <summary>
+/// Unknown email, wrong password and locked account all answer the same 401 after the same work (one password
+/// hash verification), so the answer reveals nothing about which accounts exist. Failures past
+/// Auth:Lockout:MaxFailedAttempts lock the account for a delay that doubles with each further failure.
+/// </summary>
+public static class LoginUser
+{
+    public static void Map(RouteGroupBuilder group) =>
+        group.MapPost("/login", Handle)
+            .WithName("LoginUser")
+            .AllowAnonymous()
+            .ProducesProblem(StatusCodes.Status401Unauthorized);
+
+    public static async Task<Results<Ok<TokenResponse>, ProblemHttpResult>> Handle(
+        LoginUserRequest request, NpgsqlDataSource dataSource, Passwords passwords, TokenIssuer tokens, AuditLog audit,
+        IOptions<AuthOptions> options, TimeProvider time, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var user = await connection.QuerySingleOrDefaultAsync<LoginRow>(new CommandDefinition(
+            "SELECT id, email, password_hash AS PasswordHash, locked_until AS LockedUntil FROM users WHERE email_normalized = @email",
+            new { email = EmailAddresses.Normalize(request.Email) }, cancellationToken: cancellationToken));
+
+        var passwordMatches = passwords.Verify(user?.PasswordHash, request.Password);
+        if (user is null) return Rejected();
+        if (user.LockedUntil is { } lockedUntil && DateTime.SpecifyKind(lockedUntil, DateTimeKind.Utc) > time.GetUtcNow().UtcDateTime) return Rejected();
+
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        if (!passwordMatches)
+        {
+            var lockout = options.Value.Lockout;
+            var failure = await connection.QuerySingleAsync<FailureRow>(new CommandDefinition("""
+                UPDATE users SET
+                    failed_login_count = failed_login_count + 1,
+                    locked_until = CASE WHEN failed_login_count + 1 >= @Max
+                        THEN now() + make_interval(secs => LEAST(@Base * power(2, failed_login_count + 1 - @Max), @Cap))
+                        ELSE locked_until END,
+                    updated_at = now()
+                WHERE id = @Id
+                RETURNING failed_login_count AS FailedCount, locked_until AS LockedUntil
+                """, new { user.Id, Max = lockout.MaxFailedAttempts, Base = lockout.BaseSeconds, Cap = lockout.MaxSeconds },
+                transaction, cancellationToken: cancellationToken));
+            if (failure.FailedCount >= lockout.MaxFailedAttempts)
+            {
+                await audit.WriteAsync(connection, transaction, new AuditEntry("system", null, null, "auth.account_locked", "user", user.Id.ToString(),
+                    new { failedAttempts = failure.FailedCount, lockedUntil = failure.LockedUntil }), cancellationToken);
+            }
+            await transaction.CommitAsync(cancellationToken);
+            return Rejected();
+        }
+
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE users SET failed_login_count = 0, locked_until = NULL WHERE id = @Id AND (failed_login_count <> 0 OR locked_until IS NOT NULL)",
+            new { user.Id }, transaction, cancellationToken: cancellationToken));
+        var issued = await tokens.IssueAsync(connection, transaction, user.Id, user.Email, familyId: Guid.CreateVersion7(), cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return TypedResults.Ok(new TokenResponse(issued.AccessToken, issued.RefreshToken, issued.ExpiresIn));
+    }
+
+    private static ProblemHttpResult Rejected() => TypedResults.Problem(
+        statusCode: StatusCodes.Status401Unauthorized,
+        title: "Sign-in failed",
+        detail: "The email or password is wrong, or the account is temporarily locked after repeated failures.");
+
+    private sealed record LoginRow(Guid Id, string Email, string PasswordHash, DateTime? LockedUntil);
+
+    private sealed record FailureRow(int FailedCount, DateTime? LockedUntil);
+}

@@ -1,0 +1,6 @@
+ALTER TABLE audit_log DROP COLUMN IF EXISTS request_id;
+DROP TABLE IF EXISTS api_keys;
+DROP TABLE IF EXISTS refresh_tokens;
+DROP TABLE IF EXISTS memberships;
+DROP TABLE IF EXISTS organizations;
+DROP TABLE IF EXISTS users;

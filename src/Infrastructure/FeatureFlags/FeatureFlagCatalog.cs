@@ -1,0 +1,26 @@
+namespace Service.Infrastructure.FeatureFlags;
+
+public enum FeatureKind
+{
+    /// <summary>Normally on; operators turn it off in an emergency. Off answers 503 with Retry-After.</summary>
+    KillSwitch,
+
+    /// <summary>Normally off until released (possibly gradually). Off answers 404: the feature does not exist yet.</summary>
+    Release,
+}
+
+public sealed record FeatureFlag(string Name, string Description, FeatureKind Kind, bool SafeDefault);
+
+/// <summary>Every flag the service knows, in one place. Evaluating an undeclared flag is a bug.</summary>
+public static class FeatureFlagCatalog
+{
+    public static readonly FeatureFlag Registration = new("Registration", "New users can sign up", FeatureKind.KillSwitch, true);
+    public static readonly FeatureFlag EventIngest = new("EventIngest", "Agents can push file-usage events", FeatureKind.KillSwitch, true);
+    public static readonly FeatureFlag Uploads = new("Uploads", "Files can be uploaded to storage", FeatureKind.KillSwitch, true);
+    public static readonly FeatureFlag Workflows = new("Workflows", "Workflows can be edited and run", FeatureKind.KillSwitch, true);
+    public static readonly FeatureFlag OutboundWebhooks = new("OutboundWebhooks", "Workflow steps may call external webhooks", FeatureKind.KillSwitch, true);
+
+    public static readonly IReadOnlyList<FeatureFlag> All = [Registration, EventIngest, Uploads, Workflows, OutboundWebhooks];
+
+    public static FeatureFlag? Find(string name) => All.FirstOrDefault(f => string.Equals(f.Name, name, StringComparison.OrdinalIgnoreCase));
+}

@@ -1,0 +1,32 @@
+using System.Security.Claims;
+
+namespace Service.Infrastructure.Security;
+
+/// <summary>The claims this service puts on users (JWT) and agents (API keys), and how to read them.</summary>
+public static class PrincipalClaims
+{
+    public const string Subject = "sub";
+    public const string Email = "email";
+    public const string ApiKeyId = "api_key_id";
+    public const string ApiKeyOrgId = "api_key_org";
+    public const string Permission = "permission";
+    public const string IngestPermission = "ingest";
+
+    public static Guid? UserId(this ClaimsPrincipal principal) =>
+        Guid.TryParse(principal.FindFirstValue(Subject), out var id) ? id : null;
+
+    /// <summary>The signed-in user's id; only call behind a policy that requires a user.</summary>
+    public static Guid RequiredUserId(this ClaimsPrincipal principal) =>
+        principal.UserId() ?? throw new InvalidOperationException("endpoint requires a user principal");
+
+    public static bool IsApiKey(this ClaimsPrincipal principal) => principal.HasClaim(c => c.Type == ApiKeyId);
+
+    public static Guid? ApiKeyOrg(this ClaimsPrincipal principal) =>
+        Guid.TryParse(principal.FindFirstValue(ApiKeyOrgId), out var id) ? id : null;
+
+    /// <summary>"user:{id}" or "api_key:{id}", for the audit log and logs.</summary>
+    public static (string Type, string? Id) Actor(this ClaimsPrincipal principal) =>
+        principal.IsApiKey() ? ("api_key", principal.FindFirstValue(ApiKeyId))
+        : principal.UserId() is { } user ? ("user", user.ToString())
+        : ("system", null);
+}
