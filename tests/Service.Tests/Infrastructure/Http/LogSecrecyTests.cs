@@ -42,9 +42,25 @@ public sealed class LogSecrecyTests : IClassFixture<LogSecrecyTests.Factory>
         }
         await client.PostAsync("/test/echo", new StringContent($"{{\"name\":\"x\",\"password\":\"{BodyPassword}\"", Encoding.UTF8, "application/json"));
 
+        // The identity flows: passwords, access and refresh tokens, agent keys, including failures.
+        var user = await _factory.SignUpAsync();
+        await client.PostAsJsonAsync("/api/v1/auth/login", new { email = user.Email, password = "wrong " + BodyPassword });
+        var refreshed = await client.PostAsJsonAsync("/api/v1/auth/refresh", new { refreshToken = user.RefreshToken });
+        var rotatedRefresh = (await refreshed.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("refreshToken").GetString()!;
+        await client.PostAsJsonAsync("/api/v1/auth/refresh", new { refreshToken = user.RefreshToken }); // reuse: revokes the family
+        var orgId = await user.CreateOrgAsync();
+        var (_, apiKey) = await user.CreateApiKeyAsync(orgId);
+        await _factory.ClientWithApiKey(apiKey).GetAsync($"/api/v1/orgs/{orgId}/members");
+        await _factory.ClientWithApiKey(apiKey + "x").GetAsync($"/api/v1/orgs/{orgId}/members");
+
         var lines = _factory.Logs.Lines;
         Assert.True(lines.Count > 20, $"expected a busy log at Trace level, got {lines.Count} lines");
-        foreach (var secret in new[] { ServiceFactory.TestSecretKey, DatabasePassword, BearerToken, QueryToken, CookieValue, BodyPassword, "S3RVER" })
+        string[] secrets =
+        [
+            ServiceFactory.TestSecretKey, DatabasePassword, BearerToken, QueryToken, CookieValue, BodyPassword, "S3RVER",
+            user.Password, user.AccessToken, user.RefreshToken, rotatedRefresh, apiKey, apiKey[("wfk_".Length + 13)..],
+        ];
+        foreach (var secret in secrets)
         {
             var leak = lines.FirstOrDefault(l => l.AllText.Contains(secret, StringComparison.Ordinal));
             Assert.True(leak is null, $"'{secret}' was logged by {leak?.Category}: {leak?.AllText}");
