@@ -2,6 +2,7 @@ using System.ComponentModel.DataAnnotations;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
+using Service.Infrastructure.Security;
 
 namespace Service.Tests.Fixtures;
 
@@ -30,5 +31,7 @@ public sealed class TestEndpoints : IStartupFilter
             await Task.Delay(ms, ct);
             return TypedResults.Ok(new { waited = ms });
         });
+        // Exercises the operator policy until the admin API (its first product user) exists.
+        endpoints.MapGet("/test-ops/ping", () => TypedResults.Ok(new { pong = true })).RequireAuthorization(AuthPolicies.Ops);
     };
 }
