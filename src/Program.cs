@@ -20,7 +20,7 @@ builder.AddInfrastructure();
 
 var app = builder.Build();
 app.UseHttpBasics();
-app.MapOpenApi().AllowAnonymous();
+app.MapOpenApi().AllowAnonymous().DisableRateLimiting();
 app.MapHealth();
 app.MapAuth();
 app.MapOrganizations();

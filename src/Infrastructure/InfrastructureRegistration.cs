@@ -26,7 +26,6 @@ public static class InfrastructureRegistration
         services.AddSecurity();
         services.AddFeatureFlags();
         services.AddSingleton<AuditLog>();
-        services.AddValidatedOptions<RateLimitOptions>(RateLimitOptions.Section);
         services.AddValidatedOptions<ErrorReportingOptions>(ErrorReportingOptions.Section);
         services.AddSingleton<IValidateOptions<ErrorReportingOptions>, ErrorReportingOptionsValidator>();
 
@@ -34,6 +33,7 @@ public static class InfrastructureRegistration
         services.AddDatabase();
         services.AddRedis();
         services.AddStorage();
+        services.AddRateLimits();
 
         services.AddStartupGuard(); // last: it wraps every ValidateOnStart registered above
         return builder;

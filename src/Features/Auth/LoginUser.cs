@@ -3,6 +3,7 @@ using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Service.Infrastructure.Audit;
+using Service.Infrastructure.RateLimiting;
 using Service.Infrastructure.Security;
 
 namespace Service.Features.Auth;
@@ -24,6 +25,7 @@ public static class LoginUser
         group.MapPost("/login", Handle)
             .WithName("LoginUser")
             .AllowAnonymous()
+            .RequireRateLimit(RateLimitPolicies.Auth)
             .ProducesProblem(StatusCodes.Status401Unauthorized);
 
     public static async Task<Results<Ok<TokenResponse>, ProblemHttpResult>> Handle(

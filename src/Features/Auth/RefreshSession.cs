@@ -2,6 +2,7 @@ using System.ComponentModel.DataAnnotations;
 using Dapper;
 using Npgsql;
 using Service.Infrastructure.Audit;
+using Service.Infrastructure.RateLimiting;
 using Service.Infrastructure.Security;
 
 namespace Service.Features.Auth;
@@ -19,6 +20,7 @@ public static class RefreshSession
         group.MapPost("/refresh", Handle)
             .WithName("RefreshSession")
             .AllowAnonymous()
+            .RequireRateLimit(RateLimitPolicies.Auth)
             .ProducesProblem(StatusCodes.Status401Unauthorized);
 
     public static async Task<Results<Ok<TokenResponse>, ProblemHttpResult>> Handle(

@@ -3,6 +3,7 @@ using Dapper;
 using Npgsql;
 using Service.Infrastructure.Audit;
 using Service.Infrastructure.FeatureFlags;
+using Service.Infrastructure.RateLimiting;
 using Service.Infrastructure.Security;
 
 namespace Service.Features.Auth;
@@ -32,6 +33,7 @@ public static class RegisterUser
         group.MapPost("/register", Handle)
             .WithName("RegisterUser")
             .AllowAnonymous()
+            .RequireRateLimit(RateLimitPolicies.Auth)
             .RequireFeature(FeatureFlagCatalog.Registration)
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);

@@ -13,6 +13,12 @@ public sealed class HttpOptions
     [Range(0, 300, ErrorMessage = "Http:ShutdownDelaySeconds (env Http__ShutdownDelaySeconds): must be from 0 to 300. Fix: use a little more than your load balancer's probe interval, e.g. 5.")]
     public int ShutdownDelaySeconds { get; set; }
 
+    /// <summary>
+    /// Comma-separated IPs or CIDR networks of the load balancers in front of the service. Only requests from them
+    /// may set the client IP through X-Forwarded-For (loopback is always trusted).
+    /// </summary>
+    public string TrustedProxies { get; set; } = "";
+
     /// <summary>How long in-flight requests may take to finish once the server stops accepting new ones.</summary>
     [Range(1, 600, ErrorMessage = "Http:ShutdownTimeoutSeconds (env Http__ShutdownTimeoutSeconds): must be from 1 to 600. Fix: e.g. 30; keep it below the orchestrator's termination grace period.")]
     public int ShutdownTimeoutSeconds { get; set; } = 30;

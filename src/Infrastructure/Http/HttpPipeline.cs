@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 using Service.Infrastructure.Settings;
@@ -18,6 +19,16 @@ public static class HttpPipeline
         services.AddSingleton<IValidateOptions<CorsPolicyOptions>, CorsPolicyOptionsValidator>();
 
         services.Configure<KestrelServerOptions>(o => o.AddServerHeader = false);
+        services.AddSingleton<IValidateOptions<HttpOptions>, HttpOptionsValidator>();
+        services.AddOptions<ForwardedHeadersOptions>().Configure<IOptions<HttpOptions>>((forwarded, http) =>
+        {
+            forwarded.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
+            foreach (var entry in http.Value.TrustedProxies.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                if (System.Net.IPNetwork.TryParse(entry, out var network)) forwarded.KnownIPNetworks.Add(network);
+                else if (System.Net.IPAddress.TryParse(entry, out var address)) forwarded.KnownProxies.Add(address);
+            }
+        });
         services.AddOptions<HostOptions>().Configure<IOptions<HttpOptions>>((host, http) =>
             host.ShutdownTimeout = TimeSpan.FromSeconds(http.Value.ShutdownTimeoutSeconds + http.Value.ShutdownDelaySeconds));
 
@@ -49,6 +60,7 @@ public static class HttpPipeline
 
     public static WebApplication UseHttpBasics(this WebApplication app)
     {
+        app.UseForwardedHeaders(); // first: everything after sees the client's IP and scheme
         app.UseMiddleware<RequestCorrelation>();
         app.UseMiddleware<SecurityHeaders>();
         app.UseExceptionHandler();
@@ -57,6 +69,7 @@ public static class HttpPipeline
         app.UseRouting();
         app.UseMiddleware<RequestBodyLimit>(); // after routing: an endpoint may declare its own limit
         app.UseAuthentication();
+        app.UseRateLimiter(); // after authentication (limits are per user or key), before authorization and the endpoint
         app.UseAuthorization();
         return app;
     }

@@ -3,35 +3,43 @@ using StackExchange.Redis;
 
 namespace Service.Infrastructure.Redis;
 
-/// <summary>The one multiplexer every Redis user shares; connected on first use and reconnecting by itself.</summary>
+/// <summary>The one multiplexer every Redis user shares; connected once, on first use, and reconnecting by itself.</summary>
 public sealed class RedisConnection(IOptions<RedisOptions> options) : IAsyncDisposable
 {
-    private readonly SemaphoreSlim _connectGate = new(1, 1);
-    private ConnectionMultiplexer? _multiplexer;
-
-    public TimeSpan OperationTimeout => TimeSpan.FromMilliseconds(options.Value.OperationTimeoutMilliseconds);
+    private readonly Lock _gate = new();
+    private Task<ConnectionMultiplexer>? _connecting;
 
     public async Task<IDatabase> GetDatabaseAsync(CancellationToken cancellationToken) =>
         (await GetMultiplexerAsync(cancellationToken)).GetDatabase();
 
-    public async Task<ConnectionMultiplexer> GetMultiplexerAsync(CancellationToken cancellationToken)
+    public Task<ConnectionMultiplexer> GetMultiplexerAsync(CancellationToken cancellationToken)
     {
-        if (_multiplexer is { } ready) return ready;
-        await _connectGate.WaitAsync(cancellationToken);
-        try
+        Task<ConnectionMultiplexer> connecting;
+        lock (_gate)
         {
-            // AbortOnConnectFail=false: this returns even while Redis is down and keeps reconnecting.
-            return _multiplexer ??= await ConnectionMultiplexer.ConnectAsync(options.Value.ToConfiguration()).WaitAsync(cancellationToken);
+            // AbortOnConnectFail=false: this completes even while Redis is down, and the multiplexer keeps
+            // reconnecting. A caller that stops waiting (timeout) does not start a second connection.
+            if (_connecting is null || _connecting.IsFaulted) _connecting = ConnectAsync(options.Value.ToConfiguration());
+            connecting = _connecting;
         }
-        finally
-        {
-            _connectGate.Release();
-        }
+        return connecting.WaitAsync(cancellationToken);
+    }
+
+    private static async Task<ConnectionMultiplexer> ConnectAsync(ConfigurationOptions configuration)
+    {
+        var multiplexer = await ConnectionMultiplexer.ConnectAsync(configuration);
+        // This client version otherwise completes async calls one after another on a single thread, so under load
+        // every awaiting request continues serially there. Our calls are independent: let them complete in parallel.
+#pragma warning disable CS0618
+        multiplexer.PreserveAsyncOrder = false;
+#pragma warning restore CS0618
+        return multiplexer;
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (_multiplexer is { } multiplexer) await multiplexer.CloseAsync(allowCommandsToComplete: false);
-        _connectGate.Dispose();
+        Task<ConnectionMultiplexer>? connecting;
+        lock (_gate) connecting = _connecting;
+        if (connecting is { IsCompletedSuccessfully: true }) await connecting.Result.CloseAsync(allowCommandsToComplete: false);
     }
 }

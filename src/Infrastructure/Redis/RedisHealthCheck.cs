@@ -2,7 +2,10 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Service.Infrastructure.Redis;
 
-/// <summary>PING through the shared connection.</summary>
+/// <summary>
+/// PING through the shared connection. Redis down is Degraded, not Unhealthy: requests are still served (rate limits
+/// fall back per policy), so the instance should keep its traffic.
+/// </summary>
 public sealed class RedisHealthCheck(RedisConnection redis) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken)
@@ -20,7 +23,7 @@ public sealed class RedisHealthCheck(RedisConnection redis) : IHealthCheck
         }
         catch (Exception e)
         {
-            return HealthCheckResult.Unhealthy($"Redis unreachable ({e.GetType().Name})");
+            return HealthCheckResult.Degraded($"Redis unreachable ({e.GetType().Name}); rate limits fall back per policy");
         }
     }
 }

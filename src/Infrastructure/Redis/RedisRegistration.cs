@@ -10,6 +10,7 @@ public static class RedisRegistration
         services.AddValidatedOptions<RedisOptions>(RedisOptions.Section);
         services.AddSingleton<IValidateOptions<RedisOptions>, RedisOptionsValidator>();
         services.AddSingleton<RedisConnection>();
+        services.AddHostedService<RedisWarmup>();
         services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
         return services;
     }

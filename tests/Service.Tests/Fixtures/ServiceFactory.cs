@@ -50,7 +50,19 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
         ["Cors:Origins"] = "http://localhost:3000,https://app.example.com",
         ["Http:ShutdownDelaySeconds"] = "0",
         ["Health:CacheMilliseconds"] = "0",
+        // Each factory counts in its own keys, with limits no functional test reaches; rate-limit tests set their own.
+        ["RateLimits:KeyPrefix"] = $"rl-test-{_instance}",
+        ["RateLimits:PerMinute"] = "1000000",
+        ["RateLimits:PerHour"] = "100000000",
+        ["RateLimits:Policies:auth:PerMinute"] = "1000000",
+        ["RateLimits:Policies:auth:PerHour"] = "100000000",
+        ["RateLimits:Policies:ingest:PerMinute"] = "1000000",
+        ["RateLimits:Policies:ingest:PerHour"] = "100000000",
+        ["RateLimits:Policies:uploads:PerMinute"] = "1000000",
+        ["RateLimits:Policies:uploads:PerHour"] = "100000000",
     };
+
+    private readonly string _instance = Guid.NewGuid().ToString("N")[..12];
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
@@ -62,6 +74,7 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
         {
             services.AddSingleton<ILoggerProvider>(Logs);
             services.AddSingleton<IStartupFilter, TestEndpoints>();
+            services.AddSingleton<IStartupFilter, LoopbackClient>();
             // The validation generator only sees the types of the compilation that calls AddValidation:
             // this call covers the test endpoints' request types, as the app's own call covers the product's.
             services.AddValidation();

@@ -2,6 +2,7 @@ using System.ComponentModel.DataAnnotations;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
+using Service.Infrastructure.RateLimiting;
 using Service.Infrastructure.Security;
 
 namespace Service.Tests.Fixtures;
@@ -31,6 +32,9 @@ public sealed class TestEndpoints : IStartupFilter
             await Task.Delay(ms, ct);
             return TypedResults.Ok(new { waited = ms });
         });
+        // Cheap routes for rate-limit tests: the default "api" policy, and "ingest" (counted per API key).
+        group.MapGet("/ping", () => TypedResults.Ok(new { pong = true }));
+        group.MapGet("/ingest-ping", () => TypedResults.Ok(new { pong = true })).RequireRateLimit(RateLimitPolicies.Ingest);
         // Exercises the operator policy until the admin API (its first product user) exists.
         endpoints.MapGet("/test-ops/ping", () => TypedResults.Ok(new { pong = true })).RequireAuthorization(AuthPolicies.Ops);
     };

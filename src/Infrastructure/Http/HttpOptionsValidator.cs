@@ -1,0 +1,20 @@
+using System.Net;
+using Microsoft.Extensions.Options;
+using Service.Infrastructure.Settings;
+
+namespace Service.Infrastructure.Http;
+
+public sealed class HttpOptionsValidator : IValidateOptions<HttpOptions>
+{
+    public ValidateOptionsResult Validate(string? name, HttpOptions options)
+    {
+        var bad = options.TrustedProxies.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Where(e => !IPNetwork.TryParse(e, out _) && !IPAddress.TryParse(e, out _))
+            .ToList();
+        return bad.Count == 0
+            ? ValidateOptionsResult.Success
+            : ValidateOptionsResult.Fail(new StartupProblem("Http:TrustedProxies (env Http__TrustedProxies)",
+                $"'{string.Join("', '", bad)}' is neither an IP address nor a CIDR network.",
+                "list your load balancers, e.g. 10.0.0.0/8,192.0.2.10.").ToString());
+    }
+}

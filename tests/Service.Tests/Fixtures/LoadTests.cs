@@ -1,0 +1,11 @@
+namespace Service.Tests.Fixtures;
+
+/// <summary>
+/// Classes that put the machine under load (thousands of concurrent requests) join this collection: it never runs
+/// in parallel with any other class, so neither their results nor others' latency bounds depend on the neighbours.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class LoadTests
+{
+    public const string Name = "load";
+}
