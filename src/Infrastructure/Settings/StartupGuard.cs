@@ -85,6 +85,8 @@ public static class OptionsRegistration
 
 public static class GuardedRun
 {
+    private static bool IsEntryPoint => System.Reflection.Assembly.GetEntryAssembly() == typeof(GuardedRun).Assembly;
+
     /// <summary>
     /// Runs the app; a refused start prints the report to stderr and exits 1 before any port was bound. When another
     /// program hosts this one (the integration tests), the refusal propagates to it instead.
@@ -96,10 +98,15 @@ public static class GuardedRun
             await app.RunAsync();
             return 0;
         }
-        catch (Exception e) when (StartupRefusedException.Find(e) is { } refused
-                                  && System.Reflection.Assembly.GetEntryAssembly() == typeof(GuardedRun).Assembly)
+        catch (Exception e) when (StartupRefusedException.Find(e) is { } refused && IsEntryPoint)
         {
             await Console.Error.WriteLineAsync(refused.Message);
+            return 1;
+        }
+        catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException && IsEntryPoint)
+        {
+            await Console.Error.WriteLineAsync(StartupRefusedException.Format([new StartupProblem("listening address (--urls / ASPNETCORE_URLS / HTTP_PORTS)",
+                e.Message, "stop the process that holds the port, or give this instance another one.")]));
             return 1;
         }
     }
