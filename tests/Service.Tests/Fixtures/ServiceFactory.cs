@@ -64,6 +64,19 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
 
     private readonly string _instance = Guid.NewGuid().ToString("N")[..12];
 
+    /// <summary>
+    /// Another host of the same deployment: same database, same settings (Redis key prefix included), its own
+    /// in-process state. The caller disposes it.
+    /// </summary>
+    public async Task<ServiceFactory> AnotherInstanceAsync()
+    {
+        var other = new ServiceFactory { ExistingDatabase = DatabaseName, EnvironmentName = EnvironmentName };
+        await other.InitializeAsync();
+        foreach (var (key, value) in BaseSettings()) other.Settings[key] = value;
+        foreach (var (key, value) in Settings) other.Settings[key] = value;
+        return other;
+    }
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment(EnvironmentName);

@@ -57,13 +57,7 @@ public sealed class RateLimitExactnessTests : IClassFixture<RateLimitExactnessTe
     public async Task Two_instances_sharing_Redis_enforce_one_global_limit()
     {
         // A second host of the same deployment: same Redis, same key prefix, its own process state.
-        await using var second = new ServiceFactory { ExistingDatabase = _factory.DatabaseName };
-        await second.InitializeAsync();
-        foreach (var (key, value) in _factory.BaseSettings()) second.Settings[key] = value;
-        second.Settings["RateLimits:KeyPrefix"] = _factory.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Service.Infrastructure.RateLimiting.RateLimitOptions>>().Value.KeyPrefix;
-        second.Settings["RateLimits:PerMinute"] = "500";
-        second.Settings["RateLimits:PerHour"] = "100000";
-        second.Settings["RateLimits:RedisTimeoutMilliseconds"] = "30000";
+        await using var second = await _factory.AnotherInstanceAsync();
         var clients = new[] { _factory.CreateClient(), second.CreateClient() };
         var ip = Limited.NewIp();
 
@@ -248,10 +242,7 @@ public sealed class RateLimitPolicyTests : IClassFixture<RateLimitPolicyTests.Fa
         var (exemptId, exempt) = await owner.CreateApiKeyAsync(orgId, "exempt");
 
         // Overrides and allowlists name key ids, known only now: a second host of the deployment reads them.
-        await using var configured = new ServiceFactory { ExistingDatabase = _factory.DatabaseName };
-        await configured.InitializeAsync();
-        foreach (var (key, value) in _factory.BaseSettings()) configured.Settings[key] = value;
-        configured.Settings["RateLimits:Policies:ingest:PerMinute"] = "3";
+        await using var configured = await _factory.AnotherInstanceAsync();
         configured.Settings[$"RateLimits:Overrides:{boostedId}:PerMinute"] = "6";
         configured.Settings["RateLimits:Allowlist:ApiKeyIds"] = exemptId.ToString();
         var client = configured.CreateClient();
