@@ -109,11 +109,27 @@ public sealed partial class DistributedRateLimiter : PartitionedRateLimiter<Http
         return [new WindowLimit("minute", perMinute, settings.MinuteWindowSeconds), new WindowLimit("hour", perHour, settings.HourWindowSeconds)];
     }
 
-    private static bool IsExempt(ClientIdentity client, RateLimitOptions settings)
+    private bool IsExempt(ClientIdentity client, RateLimitOptions settings)
     {
-        if (client.ApiKeyId is { } keyId && RateLimitOptionsValidator.Split(settings.Allowlist.ApiKeyIds).Contains(keyId, StringComparer.OrdinalIgnoreCase)) return true;
-        return client.Ip is { } ip && RateLimitOptionsValidator.Split(settings.Allowlist.Networks)
-            .Any(n => RateLimitOptionsValidator.TryParseNetwork(n, out var network) && network.Contains(ip));
+        var allowlist = Allowlist(settings.Allowlist);
+        if (client.ApiKeyId is { } keyId && allowlist.ApiKeyIds.Contains(keyId)) return true;
+        return client.Ip is { } ip && allowlist.Networks.Any(n => n.Contains(ip));
+    }
+
+    private sealed record ParsedAllowlist(string NetworksSource, string KeysSource, System.Net.IPNetwork[] Networks, HashSet<string> ApiKeyIds);
+
+    private ParsedAllowlist? _allowlist;
+
+    // Parsed once per configured value, not per request (settings can change at runtime through IOptionsMonitor).
+    private ParsedAllowlist Allowlist(RateLimitOptions.AllowlistOptions configured)
+    {
+        var cached = _allowlist;
+        if (cached is not null && ReferenceEquals(cached.NetworksSource, configured.Networks) && ReferenceEquals(cached.KeysSource, configured.ApiKeyIds)) return cached;
+        var networks = RateLimitOptionsValidator.Split(configured.Networks)
+            .Select(n => RateLimitOptionsValidator.TryParseNetwork(n, out var network) ? network : (System.Net.IPNetwork?)null)
+            .OfType<System.Net.IPNetwork>().ToArray();
+        var keys = RateLimitOptionsValidator.Split(configured.ApiKeyIds).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        return _allowlist = new ParsedAllowlist(configured.Networks, configured.ApiKeyIds, networks, keys);
     }
 
     private void WarnThrottled(Exception e, RateLimitOptions settings)
