@@ -45,6 +45,7 @@ public sealed class RateLimitOutageTests : IClassFixture<RateLimitOutageTests.Fa
     public async Task Without_Redis_fail_open_policies_keep_local_limits_fail_closed_ones_answer_503_and_all_recovers()
     {
         Assert.Equal(HttpStatusCode.Unauthorized, (await LoginAsync()).StatusCode);
+        await Limited.StartWellInsideWindowAsync();
         await _factory.Redis.StopAsync();
         try
         {
@@ -61,6 +62,9 @@ public sealed class RateLimitOutageTests : IClassFixture<RateLimitOutageTests.Fa
             var problem = await login.ProblemAsync(HttpStatusCode.ServiceUnavailable);
             Assert.Equal("auth", problem.GetProperty("policy").GetString());
             Assert.NotNull(login.Headers.RetryAfter);
+
+            // The circuit opens once it has seen enough failures (10 calls within its 10 s sampling window).
+            for (var i = 0; i < 10; i++) await _client.GetAsAsync("/test/ping", Limited.NewIp());
 
             // Readiness keeps the instance in rotation and says why it is degraded.
             var ready = await _client.GetAsync("/health/ready");

@@ -18,6 +18,16 @@ internal static class Limited
     public static string NewIp() => $"198.51.{Interlocked.Increment(ref _next) / 250 % 250}.{Interlocked.Increment(ref _next) % 250 + 1}";
 
     public static int Header(this HttpResponseMessage response, string name) => int.Parse(response.Headers.GetValues(name).Single());
+
+    /// <summary>
+    /// Waits until at least <paramref name="needed"/> seconds remain in the current <paramref name="window"/>-second
+    /// window (Redis and the tests share this machine's clock). Counts that cross a window boundary are legitimately
+    /// inexact for a sliding window (the previous window starts to fade), so exact-count tests start well inside one.
+    /// </summary>
+    public static async Task StartWellInsideWindowAsync(int window = 60, double needed = 15)
+    {
+        while (window - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0 % window < needed) await Task.Delay(50);
+    }
 }
 
 /// <summary>Thousands of concurrent requests: alone on the machine, so no other class's timing assertions suffer.</summary>
@@ -45,6 +55,7 @@ public sealed class RateLimitExactnessTests : IClassFixture<RateLimitExactnessTe
     {
         var client = _factory.CreateClient();
         var ip = Limited.NewIp();
+        await Limited.StartWellInsideWindowAsync();
 
         var responses = await Task.WhenAll(Enumerable.Range(0, 2000).Select(_ => client.GetAsAsync("/test/ping", ip)));
         Assert.Equal(0, _factory.Services.GetRequiredService<Service.Infrastructure.RateLimiting.RateLimitTelemetry>().FallbackDecisions);
@@ -60,6 +71,7 @@ public sealed class RateLimitExactnessTests : IClassFixture<RateLimitExactnessTe
         await using var second = await _factory.AnotherInstanceAsync();
         var clients = new[] { _factory.CreateClient(), second.CreateClient() };
         var ip = Limited.NewIp();
+        await Limited.StartWellInsideWindowAsync();
 
         // 64 in flight at a time, alternating hosts: this is about the limit being shared, not about bursts.
         using var gate = new SemaphoreSlim(64);
@@ -101,6 +113,7 @@ public sealed class RateLimitWindowTests : IClassFixture<RateLimitWindowTests.Fa
     public async Task The_minute_limit_bites_and_headers_stay_consistent()
     {
         var ip = Limited.NewIp();
+        await Limited.StartWellInsideWindowAsync(window: 3, needed: 2.5); // the 1 s "minute" and 3 s "hour" start together
         var responses = new List<HttpResponseMessage>();
         for (var i = 0; i < 4; i++) responses.Add(await _client.GetAsAsync("/test/ping", ip));
 
@@ -126,9 +139,7 @@ public sealed class RateLimitWindowTests : IClassFixture<RateLimitWindowTests.Fa
     {
         // "ingest" here allows 100 per minute but 5 per (3 s) hour: only the hour can refuse.
         var ip = Limited.NewIp();
-        // Start at the beginning of a 3 s "hour" so all requests fall in one window: the count is then exact
-        // (a sliding estimate across two windows legitimately lets a request more or less through).
-        while (DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() % 3000 > 150) await Task.Delay(20);
+        await Limited.StartWellInsideWindowAsync(window: 3, needed: 2.85);
 
         var responses = new List<HttpResponseMessage>();
         for (var i = 0; i < 7; i++) responses.Add(await _client.GetAsAsync("/test/ingest-ping", ip));
@@ -206,6 +217,7 @@ public sealed class RateLimitPolicyTests : IClassFixture<RateLimitPolicyTests.Fa
             return (await _client.SendAsync(request)).StatusCode;
         }
 
+        await Limited.StartWellInsideWindowAsync();
         // One account attacked from many IPs: the account's budget (4) stops the fifth attempt.
         var victim = Identity.NewEmail("victim");
         var fromMany = new List<HttpStatusCode>();
@@ -226,6 +238,7 @@ public sealed class RateLimitPolicyTests : IClassFixture<RateLimitPolicyTests.Fa
         var first = await _factory.SignUpAsync();
         var second = await _factory.SignUpAsync();
         var ip = Limited.NewIp();
+        await Limited.StartWellInsideWindowAsync();
 
         for (var i = 0; i < 3; i++) Assert.Equal(HttpStatusCode.OK, (await first.Client.GetAsAsync("/api/v1/auth/me", ip)).StatusCode);
         Assert.Equal(HttpStatusCode.TooManyRequests, (await first.Client.GetAsAsync("/api/v1/auth/me", ip)).StatusCode);
@@ -247,6 +260,7 @@ public sealed class RateLimitPolicyTests : IClassFixture<RateLimitPolicyTests.Fa
         configured.Settings["RateLimits:Allowlist:ApiKeyIds"] = exemptId.ToString();
         var client = configured.CreateClient();
         var ip = Limited.NewIp();
+        await Limited.StartWellInsideWindowAsync();
 
         async Task<int> AllowedAsync(string key, int attempts)
         {
@@ -282,6 +296,7 @@ public sealed class RateLimitMonitorModeTests : IClassFixture<RateLimitMonitorMo
     {
         var client = _factory.CreateClient();
         var ip = Limited.NewIp();
+        await Limited.StartWellInsideWindowAsync();
 
         var responses = new List<HttpResponseMessage>();
         for (var i = 0; i < 10; i++) responses.Add(await client.GetAsAsync("/test/ping", ip));
