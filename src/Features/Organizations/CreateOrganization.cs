@@ -7,6 +7,7 @@ using Service.Infrastructure.Security;
 
 namespace Service.Features.Organizations;
 
+// [Required] also refuses a blank name (whitespace only): the 400 comes before the handler.
 public sealed record CreateOrganizationRequest([property: Required, StringLength(100, MinimumLength = 1)] string Name);
 
 public static class CreateOrganization
@@ -14,11 +15,10 @@ public static class CreateOrganization
     public static void Map(RouteGroupBuilder group) =>
         group.MapPost("/", Handle).WithName("CreateOrganization").RequireAuthorization(AuthPolicies.User);
 
-    public static async Task<Results<Created<OrganizationResponse>, ValidationProblem>> Handle(
+    public static async Task<Created<OrganizationResponse>> Handle(
         CreateOrganizationRequest request, ClaimsPrincipal user, NpgsqlDataSource dataSource, AuditLog audit, CancellationToken cancellationToken)
     {
         var name = request.Name.Trim();
-        if (name.Length == 0) return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["name"] = ["The name must not be blank."] });
 
         var userId = user.RequiredUserId();
         var orgId = Guid.CreateVersion7();

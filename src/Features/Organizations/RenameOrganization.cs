@@ -7,6 +7,7 @@ using Service.Infrastructure.Security;
 
 namespace Service.Features.Organizations;
 
+// [Required] also refuses a blank name (whitespace only): the 400 comes before the handler.
 public sealed record RenameOrganizationRequest([property: Required, StringLength(100, MinimumLength = 1)] string Name);
 
 public static class RenameOrganization
@@ -14,11 +15,10 @@ public static class RenameOrganization
     public static void Map(RouteGroupBuilder group) =>
         group.MapPatch("/{orgId:guid}", Handle).WithName("RenameOrganization").RequireOrgRole(OrgRole.Admin);
 
-    public static async Task<Results<Ok<OrganizationResponse>, ValidationProblem>> Handle(
+    public static async Task<Ok<OrganizationResponse>> Handle(
         Guid orgId, RenameOrganizationRequest request, ClaimsPrincipal user, HttpContext context, NpgsqlDataSource dataSource, AuditLog audit, CancellationToken cancellationToken)
     {
         var name = request.Name.Trim();
-        if (name.Length == 0) return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["name"] = ["The name must not be blank."] });
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);

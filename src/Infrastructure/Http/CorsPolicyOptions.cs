@@ -14,7 +14,7 @@ public sealed class CorsPolicyOptions
     public int PreflightMaxAgeSeconds { get; set; } = 600;
 
     public IReadOnlyList<string> AllowedOrigins =>
-        Origins.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        SettingLists.Split(Origins)
             .Select(o => o.TrimEnd('/'))
             .ToArray();
 }

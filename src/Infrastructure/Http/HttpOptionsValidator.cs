@@ -1,4 +1,3 @@
-using System.Net;
 using Microsoft.Extensions.Options;
 using Service.Infrastructure.Settings;
 
@@ -8,10 +7,8 @@ public sealed class HttpOptionsValidator : IValidateOptions<HttpOptions>
 {
     public ValidateOptionsResult Validate(string? name, HttpOptions options)
     {
-        var bad = options.TrustedProxies.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Where(e => !IPNetwork.TryParse(e, out _) && !IPAddress.TryParse(e, out _))
-            .ToList();
-        return bad.Count == 0
+        var bad = SettingLists.InvalidNetworks(options.TrustedProxies);
+        return bad.Length == 0
             ? ValidateOptionsResult.Success
             : ValidateOptionsResult.Fail(new StartupProblem("Http:TrustedProxies (env Http__TrustedProxies)",
                 $"'{string.Join("', '", bad)}' is neither an IP address nor a CIDR network.",

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Polly;
 using Polly.CircuitBreaker;
 using Polly.Timeout;
+using Service.Infrastructure.Settings;
 using StackExchange.Redis;
 
 namespace Service.Infrastructure.RateLimiting;
@@ -125,11 +126,8 @@ public sealed partial class DistributedRateLimiter : PartitionedRateLimiter<Http
     {
         var cached = _allowlist;
         if (cached is not null && ReferenceEquals(cached.NetworksSource, configured.Networks) && ReferenceEquals(cached.KeysSource, configured.ApiKeyIds)) return cached;
-        var networks = RateLimitOptionsValidator.Split(configured.Networks)
-            .Select(n => RateLimitOptionsValidator.TryParseNetwork(n, out var network) ? network : (System.Net.IPNetwork?)null)
-            .OfType<System.Net.IPNetwork>().ToArray();
-        var keys = RateLimitOptionsValidator.Split(configured.ApiKeyIds).ToHashSet(StringComparer.OrdinalIgnoreCase);
-        return _allowlist = new ParsedAllowlist(configured.Networks, configured.ApiKeyIds, networks, keys);
+        var keys = SettingLists.Split(configured.ApiKeyIds).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        return _allowlist = new ParsedAllowlist(configured.Networks, configured.ApiKeyIds, SettingLists.Networks(configured.Networks), keys);
     }
 
     private void WarnThrottled(Exception e, RateLimitOptions settings)

@@ -1,5 +1,4 @@
 using System.ComponentModel.DataAnnotations;
-using System.Net;
 using Microsoft.Extensions.Options;
 using Service.Infrastructure.Settings;
 
@@ -116,25 +115,11 @@ public sealed class RateLimitOptionsValidator : IValidateOptions<RateLimitOption
                 failures.Add(Problem($"RateLimits:Overrides:{client}", "has a limit below 1.", "use positive limits; allowlist the client to exempt it."));
             }
         }
-        foreach (var network in Split(options.Allowlist.Networks))
+        foreach (var network in SettingLists.InvalidNetworks(options.Allowlist.Networks))
         {
-            if (!TryParseNetwork(network, out _))
-            {
-                failures.Add(Problem("RateLimits:Allowlist:Networks", $"'{network}' is neither an IP address nor a CIDR network.", "write entries like 10.0.0.0/8 or 203.0.113.7."));
-            }
+            failures.Add(Problem("RateLimits:Allowlist:Networks", $"'{network}' is neither an IP address nor a CIDR network.", "write entries like 10.0.0.0/8 or 203.0.113.7."));
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
-    }
-
-    public static IEnumerable<string> Split(string value) => value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-
-    public static bool TryParseNetwork(string value, out IPNetwork network)
-    {
-        if (value.Contains('/')) return IPNetwork.TryParse(value, out network);
-        network = default;
-        if (!IPAddress.TryParse(value, out var address)) return false;
-        network = new IPNetwork(address, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128);
-        return true;
     }
 
     private static string Problem(string setting, string rule, string fix) =>

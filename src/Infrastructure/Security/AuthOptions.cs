@@ -41,6 +41,5 @@ public sealed class AuthOptions
     }
 
     public bool IsAdminEmail(string? email) =>
-        email is not null && AdminEmails.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Any(a => string.Equals(a, email, StringComparison.OrdinalIgnoreCase));
+        email is not null && Settings.SettingLists.Split(AdminEmails).Any(a => string.Equals(a, email, StringComparison.OrdinalIgnoreCase));
 }
