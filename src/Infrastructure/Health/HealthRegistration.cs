@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Microsoft.Extensions.Options;
 using Service.Infrastructure.Settings;
 
 namespace Service.Infrastructure.Health;
@@ -12,11 +11,13 @@ public static class HealthRegistration
         services.AddValidatedOptions<HealthOptions>(HealthOptions.Section);
         services.AddHealthChecks();
         // PostConfigure: checks are registered by Configure actions, some added after this one (AddDatabase, ...).
-        services.AddOptions<HealthCheckServiceOptions>().PostConfigure<IOptions<HealthOptions>>((checks, health) =>
+        // The health-check publisher (a hosted service) builds these options before the startup guard runs.
+        services.AddOptions<HealthCheckServiceOptions>().PostConfigure<IConfiguration>((checks, configuration) =>
         {
+            var timeout = TimeSpan.FromMilliseconds(Math.Max(1, configuration.ReadUnvalidated<HealthOptions>(HealthOptions.Section).CheckTimeoutMilliseconds));
             foreach (var registration in checks.Registrations)
             {
-                registration.Timeout = TimeSpan.FromMilliseconds(health.Value.CheckTimeoutMilliseconds);
+                registration.Timeout = timeout;
             }
         });
         services.AddSingleton(TimeProvider.System);

@@ -23,14 +23,14 @@ public static class HttpPipeline
         services.AddOptions<ForwardedHeadersOptions>().Configure<IOptions<HttpOptions>>((forwarded, http) =>
         {
             forwarded.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
-            foreach (var entry in http.Value.TrustedProxies.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            {
-                if (System.Net.IPNetwork.TryParse(entry, out var network)) forwarded.KnownIPNetworks.Add(network);
-                else if (System.Net.IPAddress.TryParse(entry, out var address)) forwarded.KnownProxies.Add(address);
-            }
+            foreach (var network in SettingLists.Networks(http.Value.TrustedProxies)) forwarded.KnownIPNetworks.Add(network);
         });
-        services.AddOptions<HostOptions>().Configure<IOptions<HttpOptions>>((host, http) =>
-            host.ShutdownTimeout = TimeSpan.FromSeconds(http.Value.ShutdownTimeoutSeconds + http.Value.ShutdownDelaySeconds));
+        // The host reads HostOptions before the startup guard runs.
+        services.AddOptions<HostOptions>().Configure<IConfiguration>((host, configuration) =>
+        {
+            var http = configuration.ReadUnvalidated<HttpOptions>(HttpOptions.Section);
+            host.ShutdownTimeout = TimeSpan.FromSeconds(Math.Max(0, http.ShutdownTimeoutSeconds + http.ShutdownDelaySeconds));
+        });
 
         services.AddProblemDetails(o => o.CustomizeProblemDetails = ctx =>
         {

@@ -81,6 +81,14 @@ public static class OptionsRegistration
     {
         return services.AddOptions<T>().BindConfiguration(section).ValidateDataAnnotations().ValidateOnStart();
     }
+
+    /// <summary>
+    /// The section bound without validation, for what the host builds before the startup guard runs (HostOptions,
+    /// hosted services' dependencies): reading IOptions&lt;T&gt;.Value there would throw past the guard's report.
+    /// The guard still refuses invalid values; callers only need to survive them until it does.
+    /// </summary>
+    public static T ReadUnvalidated<T>(this IConfiguration configuration, string section) where T : class, new() =>
+        configuration.GetSection(section).Get<T>() ?? new T();
 }
 
 public static class GuardedRun

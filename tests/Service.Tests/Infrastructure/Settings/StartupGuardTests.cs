@@ -36,6 +36,11 @@ public sealed class StartupGuardTests(ServiceFactory shared) : IClassFixture<Ser
         new("Development", new() { ["Storage:Bucket"] = "" }, "S3_BUCKET"),
         new("Development", new() { ["Database:Pool:MaxSize"] = "0" }, "Database:Pool:MaxSize"),
         new("Development", new() { ["Database:Pool:MinSize"] = "30", ["Database:Pool:MaxSize"] = "10" }, "Database:Pool:MinSize"),
+        new("Production", new() { ["Http:TrustedProxies"] = "10.0.0.0/8, lb.internal" }, "Http:TrustedProxies"),
+        new("Development", new() { ["RateLimits:Allowlist:Networks"] = "10.0.0.0/33" }, "RateLimits:Allowlist:Networks"),
+        new("Production", new() { ["Http:ShutdownTimeoutSeconds"] = "0" }, "Http:ShutdownTimeoutSeconds"),
+        new("Production", new() { ["Health:CheckTimeoutMilliseconds"] = "5" }, "Health:CheckTimeoutMilliseconds"),
+        new("Production", new() { ["RateLimits:RedisTimeoutMilliseconds"] = "1" }, "RateLimits:RedisTimeoutMilliseconds"),
     ];
 
     [Theory]
