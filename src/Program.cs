@@ -1,3 +1,4 @@
+using Service.Features.Admin;
 using Service.Features.ApiKeys;
 using Service.Features.Auth;
 using Service.Features.Health;
@@ -25,6 +26,7 @@ app.MapHealth();
 app.MapAuth();
 app.MapOrganizations();
 app.MapApiKeys();
+app.MapAdmin();
 
 return await app.RunGuardedAsync();
 

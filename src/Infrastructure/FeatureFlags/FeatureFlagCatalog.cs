@@ -9,7 +9,12 @@ public enum FeatureKind
     Release,
 }
 
-public sealed record FeatureFlag(string Name, string Description, FeatureKind Kind, bool SafeDefault);
+/// <param name="SafeDefault">The value used when neither configuration nor the database says otherwise.</param>
+public sealed record FeatureFlag(string Name, string Description, FeatureKind Kind, bool SafeDefault)
+{
+    /// <summary>"killSwitch" or "release", as the admin API and CLI show it.</summary>
+    public string KindName => Kind == FeatureKind.KillSwitch ? "killSwitch" : "release";
+}
 
 /// <summary>Every flag the service knows, in one place. Evaluating an undeclared flag is a bug.</summary>
 public static class FeatureFlagCatalog
@@ -20,7 +25,9 @@ public static class FeatureFlagCatalog
     public static readonly FeatureFlag Workflows = new("Workflows", "Workflows can be edited and run", FeatureKind.KillSwitch, true);
     public static readonly FeatureFlag OutboundWebhooks = new("OutboundWebhooks", "Workflow steps may call external webhooks", FeatureKind.KillSwitch, true);
 
-    public static readonly IReadOnlyList<FeatureFlag> All = [Registration, EventIngest, Uploads, Workflows, OutboundWebhooks];
+    public static readonly FeatureFlag Suggestions = new("Suggestions", "Workflow suggestions from detected usage patterns", FeatureKind.Release, false);
+
+    public static readonly IReadOnlyList<FeatureFlag> All = [Registration, EventIngest, Uploads, Workflows, OutboundWebhooks, Suggestions];
 
     public static FeatureFlag? Find(string name) => All.FirstOrDefault(f => string.Equals(f.Name, name, StringComparison.OrdinalIgnoreCase));
 }

@@ -1,4 +1,7 @@
+using Microsoft.Extensions.Options;
 using Microsoft.FeatureManagement;
+using Microsoft.FeatureManagement.FeatureFilters;
+using Service.Infrastructure.Settings;
 
 namespace Service.Infrastructure.FeatureFlags;
 
@@ -30,9 +33,18 @@ public static class FeatureGate
 
     public static IServiceCollection AddFeatureFlags(this IServiceCollection services)
     {
-        services.AddSingleton<CatalogFeatureDefinitionProvider>();
-        services.AddSingleton<IFeatureDefinitionProvider>(sp => sp.GetRequiredService<CatalogFeatureDefinitionProvider>());
-        services.AddFeatureManagement();
+        services.AddValidatedOptions<FeatureFlagOptions>(FeatureFlagOptions.Section);
+        services.AddSingleton<IValidateOptions<FeatureFlagOptions>, FeatureFlagOptionsValidator>();
+        services.AddSingleton<FeatureFlagSnapshot>();
+        services.AddSingleton<FeatureFlagStore>();
+        services.AddSingleton<FeatureFlagNotifier>();
+        services.AddSingleton<FeatureFlagSync>();
+        services.AddHostedService(sp => sp.GetRequiredService<FeatureFlagSync>());
+        // Registered before AddFeatureManagement, which only adds its configuration-based provider when none exists.
+        services.AddSingleton<IFeatureDefinitionProvider, SnapshotFeatureDefinitionProvider>();
+        services.AddFeatureManagement().WithTargeting<RequestTargetingContext>();
+        // User and organization ids are GUIDs: their letter case must not decide who is targeted.
+        services.Configure<TargetingEvaluationOptions>(o => o.IgnoreCase = true);
         return services;
     }
 }

@@ -52,6 +52,8 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
         ["Health:CacheMilliseconds"] = "0",
         // Each factory counts in its own keys, with limits no functional test reaches; rate-limit tests set their own.
         ["RateLimits:KeyPrefix"] = $"rl-test-{_instance}",
+        // Flag announcements reach this factory's instances only (they reload from this factory's database).
+        ["FeatureFlags:Channel"] = $"flags-test-{_instance}",
         ["RateLimits:PerMinute"] = "1000000",
         ["RateLimits:PerHour"] = "100000000",
         ["RateLimits:Policies:auth:PerMinute"] = "1000000",
@@ -95,7 +97,10 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
         builder.ConfigureTestServices(ConfigureTestServices);
     }
 
-    protected virtual void ConfigureTestServices(IServiceCollection services) { }
+    /// <summary>Replacements or additions to the app's services, applied after its own registrations.</summary>
+    public Action<IServiceCollection>? TestServices { get; set; }
+
+    protected virtual void ConfigureTestServices(IServiceCollection services) => TestServices?.Invoke(services);
 }
 
 /// <summary>A factory whose database is created empty: nothing migrated.</summary>

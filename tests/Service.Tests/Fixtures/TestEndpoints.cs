@@ -2,8 +2,8 @@ using System.ComponentModel.DataAnnotations;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
+using Service.Infrastructure.FeatureFlags;
 using Service.Infrastructure.RateLimiting;
-using Service.Infrastructure.Security;
 
 namespace Service.Tests.Fixtures;
 
@@ -35,7 +35,9 @@ public sealed class TestEndpoints : IStartupFilter
         // Cheap routes for rate-limit tests: the default "api" policy, and "ingest" (counted per API key).
         group.MapGet("/ping", () => TypedResults.Ok(new { pong = true }));
         group.MapGet("/ingest-ping", () => TypedResults.Ok(new { pong = true })).RequireRateLimit(RateLimitPolicies.Ingest);
-        // Exercises the operator policy until the admin API (its first product user) exists.
-        endpoints.MapGet("/test-ops/ping", () => TypedResults.Ok(new { pong = true })).RequireAuthorization(AuthPolicies.Ops);
+        // Gated like product slices: a kill switch no product endpoint uses yet, and the release flag, whose
+        // targeting sees the route's organization and the caller.
+        group.MapGet("/kill-switch", () => TypedResults.Ok(new { pong = true })).RequireFeature(FeatureFlagCatalog.Workflows);
+        group.MapGet("/orgs/{orgId:guid}/release", (Guid orgId) => TypedResults.Ok(new { orgId })).RequireFeature(FeatureFlagCatalog.Suggestions);
     };
 }

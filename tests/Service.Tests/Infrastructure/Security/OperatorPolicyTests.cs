@@ -22,8 +22,8 @@ public sealed class OperatorPolicyTests : IClassFixture<OperatorPolicyTests.Fact
         var operatorUser = await _factory.SignUpAsync(Factory.OperatorEmail);
         var ordinary = await _factory.SignUpAsync();
 
-        Assert.Equal(HttpStatusCode.OK, (await operatorUser.Client.GetAsync("/test-ops/ping")).StatusCode);
-        await (await ordinary.Client.GetAsync("/test-ops/ping")).ProblemAsync(HttpStatusCode.Forbidden);
-        await (await _factory.CreateClient().GetAsync("/test-ops/ping")).ProblemAsync(HttpStatusCode.Unauthorized);
+        Assert.Equal(HttpStatusCode.OK, (await operatorUser.Client.GetAsync("/api/v1/admin/features")).StatusCode);
+        await (await ordinary.Client.GetAsync("/api/v1/admin/features")).ProblemAsync(HttpStatusCode.Forbidden);
+        await (await _factory.CreateClient().GetAsync("/api/v1/admin/features")).ProblemAsync(HttpStatusCode.Unauthorized);
     }
 }
