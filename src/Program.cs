@@ -5,16 +5,21 @@ using Service.Features.Health;
 using Service.Features.Organizations;
 using Service.Infrastructure;
 using Service.Infrastructure.Database.Migrations;
+using Service.Infrastructure.FeatureFlags;
 using Service.Infrastructure.Http;
 using Service.Infrastructure.Settings;
 
-var isMigrateCommand = MigrationCommand.Matches(args);
-var builder = WebApplication.CreateBuilder(AppConfiguration.CreateOptions(isMigrateCommand ? [] : args));
+var isOperatorCommand = MigrationCommand.Matches(args) || FeatureFlagCommand.Matches(args);
+var builder = WebApplication.CreateBuilder(AppConfiguration.CreateOptions(isOperatorCommand ? [] : args));
 AppConfiguration.AddFlatSettings(builder.Configuration, builder.Environment);
 
-if (isMigrateCommand)
+if (MigrationCommand.Matches(args))
 {
     return await MigrationCommand.RunAsync(args, builder.Configuration, Console.Out, Console.Error, CancellationToken.None);
+}
+if (FeatureFlagCommand.Matches(args))
+{
+    return await FeatureFlagCommand.RunAsync(args, builder.Configuration, Console.Out, Console.Error, CancellationToken.None);
 }
 
 builder.AddInfrastructure();

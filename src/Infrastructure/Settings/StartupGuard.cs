@@ -89,6 +89,21 @@ public static class OptionsRegistration
     /// </summary>
     public static T ReadUnvalidated<T>(this IConfiguration configuration, string section) where T : class, new() =>
         configuration.GetSection(section).Get<T>() ?? new T();
+
+    /// <summary>
+    /// The section bound and validated as the startup guard would, for operator commands that run without the
+    /// host (migrate, features). Returns the problems instead of throwing.
+    /// </summary>
+    public static T ReadValidated<T>(this IConfiguration configuration, string section, IValidateOptions<T>? validator, out IReadOnlyList<string> problems)
+        where T : class, new()
+    {
+        var options = configuration.ReadUnvalidated<T>(section);
+        var results = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
+        System.ComponentModel.DataAnnotations.Validator.TryValidateObject(options, new(options), results, validateAllProperties: true);
+        var custom = validator?.Validate(null, options);
+        problems = results.Select(r => r.ErrorMessage!).Concat(custom is { Failed: true } ? custom.Failures : []).ToList();
+        return options;
+    }
 }
 
 public static class GuardedRun

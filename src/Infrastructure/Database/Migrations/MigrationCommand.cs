@@ -1,5 +1,5 @@
-using System.ComponentModel.DataAnnotations;
 using Npgsql;
+using Service.Infrastructure.Settings;
 
 namespace Service.Infrastructure.Database.Migrations;
 
@@ -29,14 +29,10 @@ public static class MigrationCommand
             return 2;
         }
 
-        var options = configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>() ?? new DatabaseOptions();
-        var settingsProblems = new List<ValidationResult>();
-        Validator.TryValidateObject(options, new ValidationContext(options), settingsProblems, validateAllProperties: true);
-        var validator = new DatabaseOptionsValidator().Validate(null, options);
-        var messages = settingsProblems.Select(p => p.ErrorMessage!).Concat(validator.Failed ? validator.Failures : []).ToList();
-        if (messages.Count > 0)
+        var options = configuration.ReadValidated(DatabaseOptions.Section, new DatabaseOptionsValidator(), out var problems);
+        if (problems.Count > 0)
         {
-            foreach (var message in messages) await error.WriteLineAsync(message);
+            foreach (var problem in problems) await error.WriteLineAsync(problem);
             return 2;
         }
 
