@@ -14,14 +14,14 @@ THREADS=${THREADS:-2}
 work="$root/.local/bench/ratelimit"
 mkdir -p "$work"
 
-command -v wrk >/dev/null 2>&1 || { echo "installing wrk" >&2; if [ "$(id -u)" -eq 0 ]; then apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null; else sudo apt-get install -y -qq wrk >/dev/null; fi; }
-./scripts/services.sh start dev >/dev/null
-eval "$(./scripts/services.sh env dev)"
+# shellcheck source=../lib.sh
+. bench/lib.sh
+ensure_wrk
+use_dev_servers
 dotnet build Service.csproj -c Release -v quiet -nologo >/dev/null
 app="$root/bin/Release/net10.0/Service.dll"
 dotnet "$app" migrate >/dev/null
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
@@ -46,16 +46,13 @@ login() { curl -fs -X POST "http://127.0.0.1:$1/api/v1/auth/login" -H 'content-t
   -d "{\"email\":\"$email\",\"password\":\"benchmark passphrase\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["accessToken"])'; }
 token_limited=$(login "$limited_port"); token_unlimited=$(login "$unlimited_port")
 
-# wrk prints latencies as 812.00us / 1.23ms / 1.02s: normalise to milliseconds.
-to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'; }
-
 run() { # name port token seconds [connections] -> "rps p50 p90 p99"
   local out
   out=$(wrk -t"$THREADS" -c"${5:-$CONNECTIONS}" -d"$4s" --latency -H "Authorization: Bearer $3" "http://127.0.0.1:$2/api/v1/auth/me")
   echo "$out" >"$work/$1.wrk.txt"
   local non2xx; non2xx=$(echo "$out" | awk '/Non-2xx/ { print $NF }')
   if [ -n "$non2xx" ]; then echo "run $1 had $non2xx non-2xx responses; see $work/$1.wrk.txt" >&2; exit 1; fi
-  echo "$(echo "$out" | awk '/Requests\/sec/ { print $2 }') $(to_ms "$(echo "$out" | awk '$1 == "50%" { print $2 }')") $(to_ms "$(echo "$out" | awk '$1 == "90%" { print $2 }')") $(to_ms "$(echo "$out" | awk '$1 == "99%" { print $2 }')")"
+  echo "$out" | wrk_figures 50% 90% 99%
 }
 
 # Tiered JIT and connection pools need a while: warm both instances before measuring.

@@ -1,0 +1,29 @@
+# Sourced by the benchmarks: wrk on demand, the dev servers, free ports, and wrk output parsing.
+
+# Installs wrk from apt when it is missing.
+ensure_wrk() {
+  command -v wrk >/dev/null 2>&1 && return
+  echo "installing wrk" >&2
+  if [ "$(id -u)" -eq 0 ]; then apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null
+  else sudo apt-get install -y -qq wrk >/dev/null; fi
+}
+
+# Starts (or reuses) the dev PostgreSQL, Redis and s3rver and exports their settings.
+use_dev_servers() {
+  ./scripts/services.sh start dev >/dev/null
+  eval "$(./scripts/services.sh env dev)"
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+# wrk prints latencies as 812.00us / 1.23ms / 1.02s: normalise to milliseconds.
+to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'; }
+
+# Requests/s and the given latency percentiles (e.g. 50% 99%) from wrk --latency output on stdin.
+wrk_figures() {
+  local out; out=$(cat)
+  local line; line=$(echo "$out" | awk '/Requests\/sec/ { print $2 }')
+  local p
+  for p in "$@"; do line="$line $(to_ms "$(echo "$out" | awk -v p="$p" '$1 == p { print $2 }')")"; done
+  echo "$line"
+}
