@@ -3,19 +3,8 @@ using Service.Tests.Fixtures;
 namespace Service.Tests.Features.Admin;
 
 /// <summary>GET /api/v1/admin/audit: filters, keyset pagination, and bad input.</summary>
-public sealed class AuditLogTests(AuditLogTests.Factory factory) : IClassFixture<AuditLogTests.Factory>
+public sealed class AuditLogTests(OperatorServiceFactory factory) : IClassFixture<OperatorServiceFactory>
 {
-    public sealed class Factory : ServiceFactory
-    {
-        public const string OperatorEmail = "audit-ops@example.com";
-
-        public Factory() => Settings["Auth:AdminEmails"] = OperatorEmail;
-
-        private Task<TestUser>? _operator;
-
-        public Task<TestUser> OperatorAsync() => _operator ??= this.SignUpAsync(OperatorEmail);
-    }
-
     private static async Task RenameAsync(TestUser owner, Guid orgId, int times)
     {
         for (var i = 0; i < times; i++)

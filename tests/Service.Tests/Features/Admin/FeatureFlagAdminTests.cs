@@ -9,20 +9,8 @@ using Service.Tests.Fixtures;
 namespace Service.Tests.Features.Admin;
 
 /// <summary>The admin feature-flag API, and how gated endpoints answer the values it sets.</summary>
-public sealed class FeatureFlagAdminTests(FeatureFlagAdminTests.Factory factory) : IClassFixture<FeatureFlagAdminTests.Factory>, IAsyncLifetime
+public sealed class FeatureFlagAdminTests(OperatorServiceFactory factory) : IClassFixture<OperatorServiceFactory>, IAsyncLifetime
 {
-    public sealed class Factory : ServiceFactory
-    {
-        public const string OperatorEmail = "flags-ops@example.com";
-
-        public Factory() => Settings["Auth:AdminEmails"] = OperatorEmail;
-
-        private Task<TestUser>? _operator;
-
-        /// <summary>Signed up once per class: each test gets a new test class instance, the factory is shared.</summary>
-        public Task<TestUser> OperatorAsync() => _operator ??= this.SignUpAsync(OperatorEmail);
-    }
-
     private TestUser _ops = null!;
 
     public async Task InitializeAsync() => _ops = await factory.OperatorAsync();
@@ -106,7 +94,7 @@ public sealed class FeatureFlagAdminTests(FeatureFlagAdminTests.Factory factory)
         Assert.True(response.Headers.RetryAfter?.Delta > TimeSpan.Zero);
 
         var flag = await FlagAsync("Workflows");
-        Assert.Equal(Factory.OperatorEmail, flag.GetProperty("lastChange").GetProperty("by").GetString());
+        Assert.Equal(OperatorServiceFactory.OperatorEmail, flag.GetProperty("lastChange").GetProperty("by").GetString());
         Assert.Equal("incident 4711: runaway runs", flag.GetProperty("lastChange").GetProperty("reason").GetString());
 
         var audit = await _ops.Client.GetFromJsonAsync<JsonElement>("/api/v1/admin/audit?action=feature_flag.changed&targetId=Workflows");

@@ -9,16 +9,8 @@ namespace Service.Tests.Infrastructure.FeatureFlags;
 /// <summary>`features list` and `features set` on the service executable: the same table, audit and announcement as the API.</summary>
 public sealed class FeatureFlagCommandTests(FeatureFlagCommandTests.Factory factory) : IClassFixture<FeatureFlagCommandTests.Factory>
 {
-    public sealed class Factory : ServiceFactory
+    public sealed class Factory : OperatorServiceFactory
     {
-        public const string OperatorEmail = "cli-ops@example.com";
-
-        public Factory() => Settings["Auth:AdminEmails"] = OperatorEmail;
-
-        private Task<TestUser>? _operator;
-
-        public Task<TestUser> OperatorAsync() => _operator ??= this.SignUpAsync(OperatorEmail);
-
         public string Channel => BaseSettings()["FeatureFlags:Channel"]!;
     }
 

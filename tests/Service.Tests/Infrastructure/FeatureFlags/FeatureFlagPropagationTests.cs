@@ -11,20 +11,13 @@ namespace Service.Tests.Infrastructure.FeatureFlags;
 public sealed class FeatureFlagPropagationTests(FeatureFlagPropagationTests.Factory factory, ITestOutputHelper output)
     : IClassFixture<FeatureFlagPropagationTests.Factory>
 {
-    public sealed class Factory : ServiceFactory
+    public sealed class Factory : OperatorServiceFactory
     {
-        public const string OperatorEmail = "propagation-ops@example.com";
-
         public Factory()
         {
-            Settings["Auth:AdminEmails"] = OperatorEmail;
             // Far longer than any wait below: only an announcement can explain a change seen within a second.
             Settings["FeatureFlags:PollIntervalSeconds"] = "300";
         }
-
-        private Task<TestUser>? _operator;
-
-        public Task<TestUser> OperatorAsync() => _operator ??= this.SignUpAsync(OperatorEmail);
     }
 
     private async Task SetAsync(string name, bool enabled)

@@ -5,19 +5,8 @@ using Service.Tests.Fixtures;
 namespace Service.Tests.Infrastructure.FeatureFlags;
 
 /// <summary>Where a flag's value comes from: configuration override, then database, then the safe default.</summary>
-public sealed class FeatureFlagSourceTests(FeatureFlagSourceTests.Factory factory) : IClassFixture<FeatureFlagSourceTests.Factory>
+public sealed class FeatureFlagSourceTests(OperatorServiceFactory factory) : IClassFixture<OperatorServiceFactory>
 {
-    public sealed class Factory : ServiceFactory
-    {
-        public const string OperatorEmail = "sources-ops@example.com";
-
-        public Factory() => Settings["Auth:AdminEmails"] = OperatorEmail;
-
-        private Task<TestUser>? _operator;
-
-        public Task<TestUser> OperatorAsync() => _operator ??= this.SignUpAsync(OperatorEmail);
-    }
-
     private async Task WriteRowAsync(string name, bool enabled)
     {
         await using var dataSource = TestDatabases.OpenDataSource(factory.DatabaseName);
@@ -39,7 +28,7 @@ public sealed class FeatureFlagSourceTests(FeatureFlagSourceTests.Factory factor
     [Fact]
     public async Task An_empty_table_means_every_flag_has_its_safe_default()
     {
-        var fresh = new Factory(); // a database of its own: this class's other tests write rows
+        var fresh = new OperatorServiceFactory(); // a database of its own: this class's other tests write rows
         await fresh.InitializeAsync();
         try
         {
