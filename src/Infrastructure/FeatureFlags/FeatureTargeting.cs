@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json.Serialization;
 
 namespace Service.Infrastructure.FeatureFlags;
 
@@ -6,6 +7,8 @@ namespace Service.Infrastructure.FeatureFlags;
 /// Who a release flag is on for, in FeatureManagement's targeting terms: listed users, organizations (groups) with
 /// a rollout percentage each, a percentage of everyone else, and exclusions that win over all of these.
 /// </summary>
+/// <remarks>Unknown members are refused: a misspelt "defaultRolloutPercent" must not silently mean 0 %.</remarks>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record FeatureTargeting(
     IReadOnlyList<string>? Users,
     IReadOnlyList<FeatureTargetingGroup>? Groups,
@@ -67,6 +70,8 @@ public sealed record FeatureTargeting(
     }
 }
 
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record FeatureTargetingGroup(string Name, double RolloutPercentage);
 
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record FeatureTargetingExclusion(IReadOnlyList<string>? Users, IReadOnlyList<string>? Groups);

@@ -217,6 +217,8 @@ public sealed class FeatureFlagAdminTests(OperatorServiceFactory factory) : ICla
             new { enabled = true, reason = "x", targeting = new { defaultRolloutPercentage = 150, groups = new[] { new { name = "", rolloutPercentage = -1 } } } }))
             .ProblemAsync(HttpStatusCode.BadRequest);
         var errors = invalid.GetProperty("errors");
+        await (await _ops.Client.PutAsJsonAsync("/api/v1/admin/features/Suggestions",
+            new { enabled = true, reason = "x", targeting = new { defaultRolloutPercent = 50 } })).ProblemAsync(HttpStatusCode.BadRequest);
         Assert.True(errors.TryGetProperty("targeting.defaultRolloutPercentage", out _), invalid.ToString());
         Assert.True(errors.TryGetProperty("targeting.groups[0].name", out _), invalid.ToString());
         Assert.True(errors.TryGetProperty("targeting.groups[0].rolloutPercentage", out _), invalid.ToString());
