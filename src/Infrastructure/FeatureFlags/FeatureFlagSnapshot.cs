@@ -35,8 +35,6 @@ public sealed class FeatureFlagSnapshot
     /// <summary>When the database was last read successfully; null while only defaults and overrides are known.</summary>
     public DateTimeOffset? LoadedAt => _view.LoadedAt;
 
-    public FeatureFlagState? Find(string name) => _view.States.FirstOrDefault(s => string.Equals(s.Flag.Name, name, StringComparison.OrdinalIgnoreCase));
-
     /// <summary>The definition FeatureManagement evaluates; the same completed task every time until the next reload.</summary>
     public Task<FeatureDefinition?> GetDefinition(string name) => _view.Definitions.GetValueOrDefault(name, Undeclared);
 

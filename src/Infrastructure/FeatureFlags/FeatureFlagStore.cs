@@ -38,11 +38,13 @@ public sealed class FeatureFlagStore(NpgsqlDataSource dataSource, AuditLog audit
 {
     public const string ChangedAction = "feature_flag.changed";
 
+    private const string Columns = "name, enabled, targeting::text AS Targeting, updated_by AS UpdatedBy, updated_at AS UpdatedAt, reason";
+
     public async Task<IReadOnlyList<StoredFeatureFlag>> ReadAllAsync(CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var rows = await connection.QueryAsync<Row>(new CommandDefinition(
-            "SELECT name, enabled, targeting::text AS Targeting, updated_by AS UpdatedBy, updated_at AS UpdatedAt, reason FROM feature_flags",
+            $"SELECT {Columns} FROM feature_flags",
             cancellationToken: cancellationToken));
         return rows.Select(r => r.ToStored()).ToList();
     }
@@ -58,14 +60,14 @@ public sealed class FeatureFlagStore(NpgsqlDataSource dataSource, AuditLog audit
             "SELECT pg_advisory_xact_lock(hashtextextended('feature_flags:' || @Name, 0))",
             new { change.Flag.Name }, transaction, cancellationToken: cancellationToken));
         var previous = await connection.QuerySingleOrDefaultAsync<Row>(new CommandDefinition(
-            "SELECT name, enabled, targeting::text AS Targeting, updated_by AS UpdatedBy, updated_at AS UpdatedAt, reason FROM feature_flags WHERE name = @Name",
+            $"SELECT {Columns} FROM feature_flags WHERE name = @Name",
             new { change.Flag.Name }, transaction, cancellationToken: cancellationToken));
-        var current = await connection.QuerySingleAsync<Row>(new CommandDefinition("""
+        var current = await connection.QuerySingleAsync<Row>(new CommandDefinition($"""
             INSERT INTO feature_flags (name, enabled, targeting, updated_by, updated_at, reason)
             VALUES (@Name, @Enabled, @Targeting::jsonb, @UpdatedBy, now(), @Reason)
             ON CONFLICT (name) DO UPDATE SET enabled = excluded.enabled, targeting = excluded.targeting,
                 updated_by = excluded.updated_by, updated_at = excluded.updated_at, reason = excluded.reason
-            RETURNING name, enabled, targeting::text AS Targeting, updated_by AS UpdatedBy, updated_at AS UpdatedAt, reason
+            RETURNING {Columns}
             """,
             new
             {
