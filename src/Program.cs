@@ -3,6 +3,7 @@ using Service.Features.ApiKeys;
 using Service.Features.Auth;
 using Service.Features.Health;
 using Service.Features.Organizations;
+using Service.Features.Uploads;
 using Service.Infrastructure;
 using Service.Infrastructure.Database.Migrations;
 using Service.Infrastructure.FeatureFlags;
@@ -23,6 +24,7 @@ if (FeatureFlagCommand.Matches(args))
 }
 
 builder.AddInfrastructure();
+builder.Services.AddUploads();
 
 var app = builder.Build();
 app.UseHttpBasics();
@@ -31,6 +33,7 @@ app.MapHealth();
 app.MapAuth();
 app.MapOrganizations();
 app.MapApiKeys();
+app.MapUploads();
 app.MapAdmin();
 
 return await app.RunGuardedAsync();

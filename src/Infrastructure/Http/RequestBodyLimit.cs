@@ -13,8 +13,9 @@ public sealed class RequestBodyLimit(RequestDelegate next, IOptions<HttpOptions>
 {
     public Task InvokeAsync(HttpContext context)
     {
-        var limit = context.GetEndpoint()?.Metadata.GetMetadata<IRequestSizeLimitMetadata>()?.MaxRequestBodySize
-            ?? options.Value.MaxRequestBodyBytes;
+        // Declared metadata wins, including a declared null (DisableRequestSizeLimit: the endpoint enforces its own).
+        var declared = context.GetEndpoint()?.Metadata.GetMetadata<IRequestSizeLimitMetadata>();
+        var limit = declared is null ? options.Value.MaxRequestBodyBytes : declared.MaxRequestBodySize;
         var feature = context.Features.Get<IHttpMaxRequestBodySizeFeature>();
         if (feature is { IsReadOnly: false }) feature.MaxRequestBodySize = limit;
         if (context.Request.ContentLength > limit)

@@ -1,0 +1,67 @@
+using System.Buffers.Text;
+using System.Text;
+using Dapper;
+using Npgsql;
+using Service.Infrastructure.Security;
+
+namespace Service.Features.Uploads;
+
+public sealed record ListUploadsQuery(string? Status, Guid? UploaderId, string? Cursor, int? Limit);
+
+public sealed record UploadPage(IReadOnlyList<UploadResponse> Items, string? NextCursor);
+
+/// <summary>An organization's uploads, newest first, in pages linked by an opaque cursor.</summary>
+public static class ListUploads
+{
+    public const int DefaultLimit = 50;
+    public const int MaxLimit = 200;
+    private static readonly string[] Statuses = ["pending", "ready", "deleted"];
+
+    public static void Map(RouteGroupBuilder group) => group.MapGet("/", Handle).WithName("ListUploads").RequireOrgRole(OrgRole.Viewer);
+
+    public static async Task<Results<Ok<UploadPage>, ValidationProblem>> Handle(
+        Guid orgId, [AsParameters] ListUploadsQuery query, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        var limit = query.Limit ?? DefaultLimit;
+        if (limit is < 1 or > MaxLimit) errors["limit"] = [$"Must be from 1 to {MaxLimit}."];
+        if (query.Status is not null && !Statuses.Contains(query.Status)) errors["status"] = [$"One of {string.Join(", ", Statuses)}."];
+        (DateTime At, Guid Id)? after = null;
+        if (query.Cursor is not null && (after = DecodeCursor(query.Cursor)) is null) errors["cursor"] = ["Not a cursor from a previous page of this list."];
+        if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
+
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var rows = (await connection.QueryAsync<UploadRow>(new CommandDefinition($"""
+            SELECT {UploadRow.Columns} FROM uploads
+            WHERE org_id = @orgId
+              AND (@Status::text IS NULL AND status <> 'deleted' OR status = @Status)
+              AND (@UploaderId::uuid IS NULL OR uploader_id = @UploaderId)
+              AND (@AfterAt::timestamptz IS NULL OR (created_at, id) < (@AfterAt, @AfterId))
+            ORDER BY created_at DESC, id DESC
+            LIMIT @Take
+            """,
+            new { orgId, query.Status, query.UploaderId, AfterAt = after?.At, AfterId = after?.Id, Take = limit + 1 },
+            cancellationToken: cancellationToken))).ToList();
+
+        var page = rows.Take(limit).ToList();
+        var next = rows.Count > limit ? EncodeCursor(page[^1].CreatedAt, page[^1].Id) : null;
+        return TypedResults.Ok(new UploadPage(page.Select(r => r.ToResponse()).ToList(), next));
+    }
+
+    private static string EncodeCursor(DateTime at, Guid id) =>
+        Base64Url.EncodeToString(Encoding.ASCII.GetBytes($"{(at.ToUniversalTime() - DateTime.UnixEpoch).Ticks / 10}.{id:N}"));
+
+    private static (DateTime, Guid)? DecodeCursor(string cursor)
+    {
+        try
+        {
+            var parts = Encoding.ASCII.GetString(Base64Url.DecodeFromChars(cursor)).Split('.');
+            if (parts.Length != 2 || !long.TryParse(parts[0], out var micros) || !Guid.TryParseExact(parts[1], "N", out var id)) return null;
+            return (DateTime.SpecifyKind(DateTime.UnixEpoch.AddTicks(checked(micros * 10)), DateTimeKind.Utc), id);
+        }
+        catch (Exception e) when (e is FormatException or ArgumentOutOfRangeException or OverflowException)
+        {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,126 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using Amazon.Runtime;
+using Amazon.S3;
+using Amazon.S3.Model;
+using Microsoft.Extensions.Options;
+using Service.Infrastructure.Storage;
+
+namespace Service.Features.Uploads;
+
+public abstract record WriteOutcome
+{
+    public sealed record Stored(long SizeBytes, string Sha256) : WriteOutcome;
+    public sealed record TooLarge(long LimitBytes) : WriteOutcome;
+    public sealed record Refused(string Reason) : WriteOutcome;
+}
+
+/// <summary>
+/// Streams a request's file to S3 while reading it: one part in memory at a time, SHA-256 computed on the way.
+/// Files up to one part go in a single PutObject; larger ones through a multipart upload, which is aborted if
+/// the file turns out too large, the client goes away or S3 fails, so no incomplete upload is left behind.
+/// </summary>
+public sealed class StorageWriter(IAmazonS3 s3, IOptions<StorageOptions> storage, IOptions<UploadOptions> uploads, ILogger<StorageWriter> logger)
+{
+    public async Task<WriteOutcome> WriteAsync(Stream source, string key, string contentType, Func<ReadOnlyMemory<byte>, string?> checkLeadingBytes, CancellationToken cancellationToken)
+    {
+        var partSize = (int)uploads.Value.PartSizeBytes;
+        var limit = uploads.Value.MaxSizeBytes;
+        var bucket = storage.Value.Bucket;
+        var buffer = ArrayPool<byte>.Shared.Rent(partSize);
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        string? uploadId = null;
+        try
+        {
+            var filled = await FillAsync(source, buffer, partSize, cancellationToken);
+            long total = filled;
+            if (checkLeadingBytes(buffer.AsMemory(0, Math.Min(filled, UploadContent.SniffLength))) is { } reason) return new WriteOutcome.Refused(reason);
+            if (total > limit) return new WriteOutcome.TooLarge(limit);
+
+            if (filled < partSize)
+            {
+                sha.AppendData(buffer, 0, filled);
+                using var body = new MemoryStream(buffer, 0, filled, writable: false);
+                await s3.PutObjectAsync(new PutObjectRequest
+                {
+                    BucketName = bucket, Key = key, InputStream = body, ContentType = contentType,
+                    UseChunkEncoding = storage.Value.UseChunkEncoding, AutoCloseStream = false,
+                }, cancellationToken);
+                return new WriteOutcome.Stored(total, Convert.ToHexStringLower(sha.GetHashAndReset()));
+            }
+
+            uploadId = (await s3.InitiateMultipartUploadAsync(new InitiateMultipartUploadRequest { BucketName = bucket, Key = key, ContentType = contentType }, cancellationToken)).UploadId;
+            var parts = new List<PartETag>();
+            while (filled > 0)
+            {
+                sha.AppendData(buffer, 0, filled);
+                using (var body = new MemoryStream(buffer, 0, filled, writable: false))
+                {
+                    var part = await s3.UploadPartAsync(new UploadPartRequest
+                    {
+                        BucketName = bucket, Key = key, UploadId = uploadId, PartNumber = parts.Count + 1, PartSize = filled,
+                        InputStream = body, UseChunkEncoding = storage.Value.UseChunkEncoding,
+                    }, cancellationToken);
+                    parts.Add(new PartETag(parts.Count + 1, part.ETag));
+                }
+                filled = await FillAsync(source, buffer, partSize, cancellationToken);
+                total += filled;
+                if (total > limit)
+                {
+                    await AbortAsync(bucket, key, uploadId);
+                    uploadId = null;
+                    return new WriteOutcome.TooLarge(limit);
+                }
+            }
+            await s3.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest { BucketName = bucket, Key = key, UploadId = uploadId, PartETags = parts }, cancellationToken);
+            uploadId = null;
+            return new WriteOutcome.Stored(total, Convert.ToHexStringLower(sha.GetHashAndReset()));
+        }
+        finally
+        {
+            if (uploadId is not null) await AbortAsync(bucket, key, uploadId);
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Deletes an object written for an upload that could not be recorded.</summary>
+    public async Task DeleteQuietlyAsync(string key)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await s3.DeleteObjectAsync(storage.Value.Bucket, key, timeout.Token);
+        }
+        catch (Exception e) when (e is AmazonServiceException or HttpRequestException or OperationCanceledException)
+        {
+            logger.LogWarning("Could not delete orphaned object {Key} ({Error}); the cleanup job removes it", key, e.GetType().Name);
+        }
+    }
+
+    // Not the request's token: the client may be gone, and the incomplete upload must still go.
+    private async Task AbortAsync(string bucket, string key, string uploadId)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await s3.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = bucket, Key = key, UploadId = uploadId }, timeout.Token);
+        }
+        catch (Exception e) when (e is AmazonServiceException or HttpRequestException or OperationCanceledException)
+        {
+            logger.LogWarning("Could not abort multipart upload {UploadId} of {Key} ({Error}); the cleanup job aborts it", uploadId, key, e.GetType().Name);
+        }
+    }
+
+    /// <summary>Reads until the buffer holds <paramref name="count"/> bytes or the stream ends; returns how many it holds.</summary>
+    private static async Task<int> FillAsync(Stream source, byte[] buffer, int count, CancellationToken cancellationToken)
+    {
+        var filled = 0;
+        while (filled < count)
+        {
+            var read = await source.ReadAsync(buffer.AsMemory(filled, count - filled), cancellationToken);
+            if (read == 0) break;
+            filled += read;
+        }
+        return filled;
+    }
+}
