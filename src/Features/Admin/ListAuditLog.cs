@@ -1,8 +1,7 @@
-using System.Buffers.Text;
-using System.Text;
 using System.Text.Json;
 using Dapper;
 using Npgsql;
+using Service.Infrastructure.Http;
 
 namespace Service.Features.Admin;
 
@@ -102,28 +101,11 @@ public static class ListAuditLog
         }
     }
 
-    /// <summary>The last row of a page: (occurred_at, id), microsecond-exact like PostgreSQL's timestamptz.</summary>
     private sealed record Position(DateTime OccurredAt, long Id)
     {
-        public string Encode()
-        {
-            var micros = (OccurredAt.ToUniversalTime() - DateTime.UnixEpoch).Ticks / 10;
-            return Base64Url.EncodeToString(Encoding.ASCII.GetBytes($"{micros}.{Id}"));
-        }
+        public string Encode() => PageCursor.Encode(OccurredAt, Id.ToString());
 
-        public static Position? Decode(string cursor)
-        {
-            try
-            {
-                var parts = Encoding.ASCII.GetString(Base64Url.DecodeFromChars(cursor)).Split('.');
-                if (parts.Length != 2 || !long.TryParse(parts[0], out var micros) || !long.TryParse(parts[1], out var id)) return null;
-                var at = DateTime.UnixEpoch.AddTicks(micros * 10);
-                return new Position(DateTime.SpecifyKind(at, DateTimeKind.Utc), id);
-            }
-            catch (Exception e) when (e is FormatException or ArgumentOutOfRangeException or OverflowException)
-            {
-                return null;
-            }
-        }
+        public static Position? Decode(string cursor) =>
+            PageCursor.TryDecode(cursor, out var at, out var id) && long.TryParse(id, out var number) ? new Position(at, number) : null;
     }
 }

@@ -1,7 +1,6 @@
-using System.Buffers.Text;
-using System.Text;
 using Dapper;
 using Npgsql;
+using Service.Infrastructure.Http;
 using Service.Infrastructure.Security;
 
 namespace Service.Features.Uploads;
@@ -48,20 +47,8 @@ public static class ListUploads
         return TypedResults.Ok(new UploadPage(page.Select(r => r.ToResponse()).ToList(), next));
     }
 
-    private static string EncodeCursor(DateTime at, Guid id) =>
-        Base64Url.EncodeToString(Encoding.ASCII.GetBytes($"{(at.ToUniversalTime() - DateTime.UnixEpoch).Ticks / 10}.{id:N}"));
+    private static string EncodeCursor(DateTime at, Guid id) => PageCursor.Encode(at, id.ToString("N"));
 
-    private static (DateTime, Guid)? DecodeCursor(string cursor)
-    {
-        try
-        {
-            var parts = Encoding.ASCII.GetString(Base64Url.DecodeFromChars(cursor)).Split('.');
-            if (parts.Length != 2 || !long.TryParse(parts[0], out var micros) || !Guid.TryParseExact(parts[1], "N", out var id)) return null;
-            return (DateTime.SpecifyKind(DateTime.UnixEpoch.AddTicks(checked(micros * 10)), DateTimeKind.Utc), id);
-        }
-        catch (Exception e) when (e is FormatException or ArgumentOutOfRangeException or OverflowException)
-        {
-            return null;
-        }
-    }
+    private static (DateTime, Guid)? DecodeCursor(string cursor) =>
+        PageCursor.TryDecode(cursor, out var at, out var id) && Guid.TryParseExact(id, "N", out var guid) ? (at, guid) : null;
 }
