@@ -1,5 +1,4 @@
 using System.Security.Claims;
-using Amazon.Runtime;
 using Amazon.S3;
 using Dapper;
 using Microsoft.Extensions.Options;
@@ -31,10 +30,9 @@ public static class DeleteUpload
         {
             await s3.DeleteObjectAsync(storage.Value.Bucket, key, cancellationToken);
         }
-        catch (Exception e) when (e is AmazonServiceException or HttpRequestException || e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e.IsStorageFailure(cancellationToken))
         {
-            response.Headers.RetryAfter = "30";
-            return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Storage unavailable", detail: "The file could not be deleted. Try again shortly.");
+            return StorageFailure.Unavailable(response, "The file could not be deleted. Try again shortly.");
         }
 
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);

@@ -1,5 +1,4 @@
 using System.Security.Claims;
-using Amazon.Runtime;
 using Dapper;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
@@ -75,7 +74,7 @@ public static class UploadFile
         {
             return Problem(StatusCodes.Status400BadRequest, "Malformed multipart body", "The multipart/form-data body could not be read.");
         }
-        catch (Exception e) when (e is AmazonServiceException or HttpRequestException || e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e.IsStorageFailure(cancellationToken))
         {
             loggers.CreateLogger(typeof(UploadFile)).LogWarning("Upload to storage failed ({Error})", e.GetType().Name);
             return Unavailable(request.HttpContext.Response);
@@ -113,11 +112,8 @@ public static class UploadFile
     private static ProblemHttpResult TooLarge(long limit) =>
         Problem(StatusCodes.Status413PayloadTooLarge, "File too large", $"Files may be at most {limit} bytes.");
 
-    private static ProblemHttpResult Unavailable(HttpResponse response)
-    {
-        response.Headers.RetryAfter = "30";
-        return Problem(StatusCodes.Status503ServiceUnavailable, "Storage unavailable", "The file could not be stored; nothing was kept. Try again shortly.");
-    }
+    private static ProblemHttpResult Unavailable(HttpResponse response) =>
+        StorageFailure.Unavailable(response, "The file could not be stored; nothing was kept. Try again shortly.");
 
     private static ProblemHttpResult Problem(int status, string title, string detail) => TypedResults.Problem(statusCode: status, title: title, detail: detail);
 }
