@@ -20,9 +20,11 @@ public static class FeatureGate
         builder.Finally(endpoint =>
         {
             var next = endpoint.RequestDelegate ?? throw new InvalidOperationException($"{endpoint.DisplayName} has no request delegate to gate");
+            // A singleton: resolved once when the endpoint is built, not on every request.
+            var features = endpoint.ApplicationServices.GetRequiredService<IFeatureManager>();
             endpoint.RequestDelegate = context =>
             {
-                var enabled = context.RequestServices.GetRequiredService<IFeatureManager>().IsEnabledAsync(flag.Name);
+                var enabled = features.IsEnabledAsync(flag.Name);
                 return enabled.IsCompletedSuccessfully
                     ? enabled.Result ? next(context) : RejectAsync(context, flag)
                     : AwaitThenAsync(enabled, context, next, flag);
