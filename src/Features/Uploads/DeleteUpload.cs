@@ -17,7 +17,7 @@ public static class DeleteUpload
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
     public static async Task<Results<NoContent, ProblemHttpResult>> Handle(
-        Guid orgId, Guid uploadId, ClaimsPrincipal user, HttpResponse response, NpgsqlDataSource dataSource, IAmazonS3 s3,
+        Guid orgId, Guid uploadId, ClaimsPrincipal user, HttpResponse response, NpgsqlDataSource dataSource, IAmazonS3 s3, StorageCalls calls,
         IOptions<StorageOptions> storage, AuditLog audit, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -28,11 +28,11 @@ public static class DeleteUpload
         // The object first: a row marked deleted must not leave an object behind; S3's delete is itself idempotent.
         try
         {
-            await s3.DeleteObjectAsync(storage.Value.Bucket, key, cancellationToken);
+            await calls.ExecuteAsync(token => s3.DeleteObjectAsync(storage.Value.Bucket, key, token), cancellationToken);
         }
         catch (Exception e) when (e.IsStorageFailure(cancellationToken))
         {
-            return StorageFailure.Unavailable(response, "The file could not be deleted. Try again shortly.");
+            return StorageFailure.Unavailable(response, calls.RetryAfter(e), "The file could not be deleted. Try again shortly.");
         }
 
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);

@@ -1,4 +1,5 @@
 using Amazon.Runtime;
+using Polly;
 
 namespace Service.Features.Uploads;
 
@@ -6,15 +7,16 @@ namespace Service.Features.Uploads;
 public static class StorageFailure
 {
     /// <summary>
-    /// S3 refused, could not be reached, or the SDK's own timeout fired. The request's cancellation is the client
+    /// S3 refused, could not be reached, timed out, or its circuit is open. The request's cancellation is the client
     /// leaving, not a storage failure.
     /// </summary>
     public static bool IsStorageFailure(this Exception e, CancellationToken requestAborted) =>
-        e is AmazonServiceException or HttpRequestException || e is OperationCanceledException && !requestAborted.IsCancellationRequested;
+        e is AmazonServiceException or HttpRequestException or ExecutionRejectedException
+        || e is OperationCanceledException && !requestAborted.IsCancellationRequested;
 
-    public static ProblemHttpResult Unavailable(HttpResponse response, string detail)
+    public static ProblemHttpResult Unavailable(HttpResponse response, TimeSpan retryAfter, string detail)
     {
-        response.Headers.RetryAfter = "30";
+        response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString();
         return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Storage unavailable", detail: detail);
     }
 }

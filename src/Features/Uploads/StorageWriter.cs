@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Security.Cryptography;
-using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
 using Microsoft.Extensions.Options;
@@ -20,7 +19,7 @@ public abstract record WriteOutcome
 /// Files up to one part go in a single PutObject; larger ones through a multipart upload, which is aborted if
 /// the file turns out too large, the client goes away or S3 fails, so no incomplete upload is left behind.
 /// </summary>
-public sealed class StorageWriter(IAmazonS3 s3, IOptions<StorageOptions> storage, IOptions<UploadOptions> uploads, ILogger<StorageWriter> logger)
+public sealed class StorageWriter(IAmazonS3 s3, StorageCalls calls, IOptions<StorageOptions> storage, IOptions<UploadOptions> uploads, ILogger<StorageWriter> logger)
 {
     public async Task<WriteOutcome> WriteAsync(Stream source, string key, string contentType, Func<ReadOnlyMemory<byte>, string?> checkLeadingBytes, CancellationToken cancellationToken)
     {
@@ -41,26 +40,31 @@ public sealed class StorageWriter(IAmazonS3 s3, IOptions<StorageOptions> storage
             {
                 sha.AppendData(buffer, 0, filled);
                 using var body = new MemoryStream(buffer, 0, filled, writable: false);
-                await s3.PutObjectAsync(new PutObjectRequest
+                await calls.ExecuteAsync(token =>
                 {
-                    BucketName = bucket, Key = key, InputStream = body, ContentType = contentType,
-                    UseChunkEncoding = storage.Value.UseChunkEncoding, AutoCloseStream = false,
+                    body.Position = 0;
+                    return s3.PutObjectAsync(new PutObjectRequest
+                    {
+                        BucketName = bucket, Key = key, InputStream = body, ContentType = contentType,
+                        UseChunkEncoding = storage.Value.UseChunkEncoding, AutoCloseStream = false,
+                    }, token);
                 }, cancellationToken);
                 return new WriteOutcome.Stored(total, Convert.ToHexStringLower(sha.GetHashAndReset()));
             }
 
-            uploadId = (await s3.InitiateMultipartUploadAsync(new InitiateMultipartUploadRequest { BucketName = bucket, Key = key, ContentType = contentType }, cancellationToken)).UploadId;
+            uploadId = (await calls.ExecuteAsync(token => s3.InitiateMultipartUploadAsync(
+                new InitiateMultipartUploadRequest { BucketName = bucket, Key = key, ContentType = contentType }, token), cancellationToken)).UploadId;
             var parts = new List<PartETag>();
             while (filled > 0)
             {
                 sha.AppendData(buffer, 0, filled);
                 using (var body = new MemoryStream(buffer, 0, filled, writable: false))
                 {
-                    var part = await s3.UploadPartAsync(new UploadPartRequest
+                    var part = await calls.ExecuteAsync(token => s3.UploadPartAsync(new UploadPartRequest
                     {
                         BucketName = bucket, Key = key, UploadId = uploadId, PartNumber = parts.Count + 1, PartSize = filled,
                         InputStream = body, UseChunkEncoding = storage.Value.UseChunkEncoding,
-                    }, cancellationToken);
+                    }, token), cancellationToken);
                     parts.Add(new PartETag(parts.Count + 1, part.ETag));
                 }
                 filled = await FillAsync(source, buffer, partSize, cancellationToken);
@@ -72,7 +76,8 @@ public sealed class StorageWriter(IAmazonS3 s3, IOptions<StorageOptions> storage
                     return new WriteOutcome.TooLarge(limit);
                 }
             }
-            await s3.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest { BucketName = bucket, Key = key, UploadId = uploadId, PartETags = parts }, cancellationToken);
+            await calls.ExecuteAsync(token => s3.CompleteMultipartUploadAsync(
+                new CompleteMultipartUploadRequest { BucketName = bucket, Key = key, UploadId = uploadId, PartETags = parts }, token), cancellationToken);
             uploadId = null;
             return new WriteOutcome.Stored(total, Convert.ToHexStringLower(sha.GetHashAndReset()));
         }
@@ -88,24 +93,24 @@ public sealed class StorageWriter(IAmazonS3 s3, IOptions<StorageOptions> storage
     {
         try
         {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            await s3.DeleteObjectAsync(storage.Value.Bucket, key, timeout.Token);
+            await calls.ExecuteAsync(token => s3.DeleteObjectAsync(storage.Value.Bucket, key, token), CancellationToken.None);
         }
-        catch (Exception e) when (e is AmazonServiceException or HttpRequestException or OperationCanceledException)
+        catch (Exception e) when (e.IsStorageFailure(CancellationToken.None))
         {
             logger.LogWarning("Could not delete orphaned object {Key} ({Error}); the cleanup job removes it", key, e.GetType().Name);
         }
     }
 
-    // Not the request's token: the client may be gone, and the incomplete upload must still go.
+    // Not the request's token: the client may be gone, and the incomplete upload must still go (the storage
+    // timeout bounds it).
     private async Task AbortAsync(string bucket, string key, string uploadId)
     {
         try
         {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            await s3.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = bucket, Key = key, UploadId = uploadId }, timeout.Token);
+            await calls.ExecuteAsync(token => s3.AbortMultipartUploadAsync(
+                new AbortMultipartUploadRequest { BucketName = bucket, Key = key, UploadId = uploadId }, token), CancellationToken.None);
         }
-        catch (Exception e) when (e is AmazonServiceException or HttpRequestException or OperationCanceledException)
+        catch (Exception e) when (e.IsStorageFailure(CancellationToken.None))
         {
             logger.LogWarning("Could not abort multipart upload {UploadId} of {Key} ({Error}); the cleanup job aborts it", uploadId, key, e.GetType().Name);
         }

@@ -6,6 +6,7 @@ using Microsoft.Net.Http.Headers;
 using Npgsql;
 using Service.Infrastructure.Security;
 using Service.Infrastructure.Settings;
+using Service.Infrastructure.Storage;
 
 namespace Service.Features.Uploads;
 
@@ -29,7 +30,7 @@ public static class UploadFile
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
     public static async Task<Results<Created<UploadResponse>, ValidationProblem, ProblemHttpResult>> Handle(
-        Guid orgId, HttpRequest request, ClaimsPrincipal user, StorageWriter writer, NpgsqlDataSource dataSource,
+        Guid orgId, HttpRequest request, ClaimsPrincipal user, StorageWriter writer, StorageCalls calls, NpgsqlDataSource dataSource,
         IOptions<UploadOptions> options, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var mediaType)
@@ -77,7 +78,7 @@ public static class UploadFile
         catch (Exception e) when (e.IsStorageFailure(cancellationToken))
         {
             loggers.CreateLogger(typeof(UploadFile)).LogWarning("Upload to storage failed ({Error})", e.GetType().Name);
-            return Unavailable(request.HttpContext.Response);
+            return Unavailable(request.HttpContext.Response, calls.RetryAfter(e));
         }
     }
 
@@ -105,15 +106,15 @@ public static class UploadFile
         {
             loggers.CreateLogger(typeof(UploadFile)).LogWarning("Upload {UploadId} stored but not recorded ({Error}); deleting the object", id, e.GetType().Name);
             await writer.DeleteQuietlyAsync(key);
-            return Unavailable(context.Response);
+            return Unavailable(context.Response, TimeSpan.FromSeconds(30));
         }
     }
 
     private static ProblemHttpResult TooLarge(long limit) =>
         Problem(StatusCodes.Status413PayloadTooLarge, "File too large", $"Files may be at most {limit} bytes.");
 
-    private static ProblemHttpResult Unavailable(HttpResponse response) =>
-        StorageFailure.Unavailable(response, "The file could not be stored; nothing was kept. Try again shortly.");
+    private static ProblemHttpResult Unavailable(HttpResponse response, TimeSpan retryAfter) =>
+        StorageFailure.Unavailable(response, retryAfter, "The file could not be stored; nothing was kept. Try again shortly.");
 
     private static ProblemHttpResult Problem(int status, string title, string detail) => TypedResults.Problem(statusCode: status, title: title, detail: detail);
 }

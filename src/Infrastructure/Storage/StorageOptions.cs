@@ -36,6 +36,14 @@ public sealed class StorageOptions
     [Range(1, 600, ErrorMessage = "Storage:TimeoutSeconds (env Storage__TimeoutSeconds): must be from 1 to 600. Fix: e.g. 30.")]
     public int TimeoutSeconds { get; set; } = 30;
 
+    /// <summary>How long the circuit stays open (storage requests answer 503 at once) after S3 failed repeatedly.</summary>
+    [Range(1, 600, ErrorMessage = "Storage:BreakSeconds (env Storage__BreakSeconds): must be from 1 to 600. Fix: e.g. 30.")]
+    public int BreakSeconds { get; set; } = 30;
+
+    /// <summary>Calls within 30 s before failures can open the circuit (it opens when at least half of them failed).</summary>
+    [Range(2, 1000, ErrorMessage = "Storage:BreakerMinimumThroughput (env Storage__BreakerMinimumThroughput): must be from 2 to 1000. Fix: e.g. 10.")]
+    public int BreakerMinimumThroughput { get; set; } = 10;
+
     public AmazonS3Client CreateClient()
     {
         var config = new AmazonS3Config

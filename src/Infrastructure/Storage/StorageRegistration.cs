@@ -11,6 +11,7 @@ public static class StorageRegistration
         services.AddValidatedOptions<StorageOptions>(StorageOptions.Section);
         services.AddSingleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>();
         services.AddSingleton<IAmazonS3>(sp => sp.GetRequiredService<IOptions<StorageOptions>>().Value.CreateClient());
+        services.AddSingleton<StorageCalls>();
         services.AddHealthChecks().AddCheck<S3HealthCheck>("s3", tags: ["ready"]);
         return services;
     }

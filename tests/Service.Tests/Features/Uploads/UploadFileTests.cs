@@ -6,13 +6,13 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Service.Infrastructure.Storage;
 using Service.Tests.Fixtures;
+using static Service.Tests.Features.Uploads.UploadRequests;
 
 namespace Service.Tests.Features.Uploads;
 
 /// <summary>Streamed uploads through the API against the real s3rver and PostgreSQL.</summary>
 public sealed class UploadFileTests(UploadFileTests.Factory factory) : IClassFixture<UploadFileTests.Factory>
 {
-    public const int MiB = 1024 * 1024;
     public const int Limit = 12 * MiB;
 
     public sealed class Factory : ServiceFactory
@@ -33,30 +33,6 @@ public sealed class UploadFileTests(UploadFileTests.Factory factory) : IClassFix
             return (owner, await owner.CreateOrgAsync("Uploaders"));
         }
     }
-
-    private static byte[] Pdf(int size)
-    {
-        var bytes = new byte[size];
-        Random.Shared.NextBytes(bytes);
-        "%PDF-1.7\n"u8.CopyTo(bytes);
-        return bytes;
-    }
-
-    /// <summary>Written by hand: HttpClient's form content refuses the hostile names a raw client can send.</summary>
-    private static ByteArrayContent Form(byte[] bytes, string fileName, string contentType)
-    {
-        const string boundary = "test-boundary-7d1f";
-        var head = System.Text.Encoding.UTF8.GetBytes(
-            $"--{boundary}\r\nContent-Disposition: form-data; name=\"device\"\r\n\r\nlaptop-42\r\n" +
-            $"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{fileName.Replace("\"", "\\\"")}\"\r\nContent-Type: {contentType}\r\n\r\n");
-        var tail = System.Text.Encoding.ASCII.GetBytes($"\r\n--{boundary}--\r\n");
-        var content = new ByteArrayContent([.. head, .. bytes, .. tail]);
-        content.Headers.ContentType = MediaTypeHeaderValue.Parse($"multipart/form-data; boundary={boundary}");
-        return content;
-    }
-
-    private static async Task<HttpResponseMessage> UploadAsync(HttpClient client, Guid orgId, byte[] bytes, string fileName, string contentType) =>
-        await client.PostAsync($"/api/v1/orgs/{orgId}/uploads", Form(bytes, fileName, contentType));
 
     private async Task<(JsonElement Upload, byte[] Downloaded, HttpResponseMessage Download)> RoundTripAsync(TestUser user, Guid orgId, byte[] bytes, string fileName, string contentType)
     {

@@ -1,0 +1,71 @@
+using System.Net;
+using Amazon.Runtime;
+using Microsoft.Extensions.Options;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Timeout;
+
+namespace Service.Infrastructure.Storage;
+
+/// <summary>
+/// Every S3 request of the slices goes through here: a timeout per call, inside a circuit breaker. After repeated
+/// failures the circuit opens and calls fail at once with <see cref="BrokenCircuitException"/> (callers answer 503
+/// with Retry-After) instead of each request waiting for S3's timeouts.
+/// </summary>
+public sealed class StorageCalls
+{
+    private readonly ResiliencePipeline _pipeline;
+    private readonly ILogger<StorageCalls> _logger;
+    private readonly TimeSpan _breakDuration;
+
+    public StorageCalls(IOptions<StorageOptions> options, ILogger<StorageCalls> logger)
+    {
+        _logger = logger;
+        var settings = options.Value;
+        _breakDuration = TimeSpan.FromSeconds(settings.BreakSeconds);
+        _pipeline = new ResiliencePipelineBuilder()
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions
+            {
+                FailureRatio = 0.5,
+                MinimumThroughput = settings.BreakerMinimumThroughput,
+                SamplingDuration = TimeSpan.FromSeconds(30),
+                BreakDuration = TimeSpan.FromSeconds(settings.BreakSeconds),
+                StateProvider = Circuit,
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } e && IsOutage(e, args.Context.CancellationToken)),
+                OnOpened = args =>
+                {
+                    _logger.LogWarning("S3 circuit opened for {BreakSeconds} s after repeated failures ({Error}); storage requests answer 503 meanwhile",
+                        args.BreakDuration.TotalSeconds, args.Outcome.Exception?.GetType().Name);
+                    return ValueTask.CompletedTask;
+                },
+                OnClosed = _ =>
+                {
+                    _logger.LogInformation("S3 circuit closed: storage answers again");
+                    return ValueTask.CompletedTask;
+                },
+            })
+            .AddTimeout(TimeSpan.FromSeconds(settings.TimeoutSeconds))
+            .Build();
+    }
+
+    public CircuitBreakerStateProvider Circuit { get; } = new();
+
+    public async Task<T> ExecuteAsync<T>(Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken) =>
+        await _pipeline.ExecuteAsync(async token => await call(token), cancellationToken);
+
+    /// <summary>
+    /// S3 is failing, as opposed to answering "no such key" or "forbidden" (the server works; the request does not)
+    /// or the caller giving up.
+    /// </summary>
+    public static bool IsOutage(Exception e, CancellationToken callerToken) => e switch
+    {
+        AmazonServiceException s => s.StatusCode is 0 or >= HttpStatusCode.InternalServerError or HttpStatusCode.TooManyRequests
+            || s.InnerException is HttpRequestException or IOException or OperationCanceledException,
+        HttpRequestException or IOException or TimeoutRejectedException => true,
+        OperationCanceledException => !callerToken.IsCancellationRequested, // the SDK's own HTTP timeout
+        _ => false,
+    };
+
+    /// <summary>When to try again after a failure: the rest of the break when the circuit is open, else one break.</summary>
+    public TimeSpan RetryAfter(Exception e) => e is BrokenCircuitException { RetryAfter: { } remaining } ? remaining : _breakDuration;
+}
