@@ -36,7 +36,7 @@ public static class GetUpload
             Key = row.StorageKey,
             Verb = HttpVerb.GET,
             Expires = expires.UtcDateTime,
-            Protocol = storage.Value.ServiceUrl?.StartsWith("http://", StringComparison.OrdinalIgnoreCase) == true ? Protocol.HTTP : Protocol.HTTPS,
+            Protocol = storage.Value.PresignedUrlProtocol,
             ResponseHeaderOverrides = new ResponseHeaderOverrides
             {
                 ContentDisposition = $"attachment; filename=\"{AsciiFallback(row.FileName)}\"; filename*=UTF-8''{Uri.EscapeDataString(row.FileName)}",

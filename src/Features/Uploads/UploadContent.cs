@@ -30,7 +30,19 @@ public static class UploadContent
     /// <summary>Null when acceptable, else the reason (for a 415 answer).</summary>
     public static string? Check(string declaredType, string fileName, ReadOnlyMemory<byte> leadingBytes, IReadOnlyCollection<string> allowedTypes)
     {
-        var type = declaredType.Split(';')[0].Trim();
+        if (CheckDeclared(declaredType, fileName, allowedTypes) is { } reason) return reason;
+        var type = Normalize(declaredType);
+        if (IsExecutable(leadingBytes.Span) || !Types[type].Matches(leadingBytes))
+        {
+            return $"The file's content is not {type}.";
+        }
+        return null;
+    }
+
+    /// <summary>The checks possible before the content exists (a direct upload being announced): type and extension.</summary>
+    public static string? CheckDeclared(string declaredType, string fileName, IReadOnlyCollection<string> allowedTypes)
+    {
+        var type = Normalize(declaredType);
         if (!allowedTypes.Contains(type, StringComparer.OrdinalIgnoreCase) || !Types.TryGetValue(type, out var rule))
         {
             return $"Content type '{type}' is not accepted. Accepted: {string.Join(", ", allowedTypes)}.";
@@ -39,10 +51,6 @@ public static class UploadContent
         if (!rule.Extensions.Contains(extension, StringComparer.OrdinalIgnoreCase))
         {
             return $"A {type} file must be named {string.Join(" or ", rule.Extensions)}, not '{extension}'.";
-        }
-        if (IsExecutable(leadingBytes.Span) || !rule.Matches(leadingBytes))
-        {
-            return $"The file's content is not {type}.";
         }
         return null;
     }

@@ -86,10 +86,8 @@ public static class UploadFile
         Guid orgId, Guid id, string key, string fileName, string contentType, WriteOutcome.Stored stored, HttpContext context,
         StorageWriter writer, NpgsqlDataSource dataSource, ILoggerFactory loggers)
     {
-        var user = context.User;
-        var (uploaderType, uploaderId) = user.IsApiKey()
-            ? ("api_key", Guid.Parse(user.FindFirstValue(PrincipalClaims.ApiKeyId)!))
-            : ("user", user.RequiredUserId());
+        var (uploaderType, uploader) = context.User.Actor();
+        var uploaderId = Guid.Parse(uploader!); // the policy admits users and API keys only
         try
         {
             await using var connection = await dataSource.OpenConnectionAsync(CancellationToken.None);

@@ -16,6 +16,14 @@ public sealed class UploadOptions
     [Range(MinPartSizeBytes, 512 * 1024 * 1024, ErrorMessage = "Uploads:PartSizeBytes (env Uploads__PartSizeBytes): must be from 5 MiB (S3's minimum) to 512 MiB. Fix: e.g. 8388608 (8 MiB).")]
     public long PartSizeBytes { get; set; } = 8 * 1024 * 1024;
 
+    /// <summary>How long a presigned upload URL is valid (S3 checks it when the upload starts).</summary>
+    [Range(60, 900, ErrorMessage = "Uploads:PresignedUrlSeconds (env Uploads__PresignedUrlSeconds): must be from 60 to 900 (15 minutes). Fix: e.g. 900.")]
+    public int PresignedUrlSeconds { get; set; } = 900;
+
+    /// <summary>How often each instance looks for expired direct uploads and stale multipart uploads (one instance at a time works).</summary>
+    [Range(1, 86400, ErrorMessage = "Uploads:CleanupIntervalSeconds (env Uploads__CleanupIntervalSeconds): must be from 1 to 86400. Fix: e.g. 300.")]
+    public int CleanupIntervalSeconds { get; set; } = 300;
+
     /// <summary>Comma-separated MIME types accepted; each is also checked against the file's extension and leading bytes.</summary>
     public string AllowedContentTypes { get; set; } = string.Join(",", UploadContent.KnownTypes);
 }

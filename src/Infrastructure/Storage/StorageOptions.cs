@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using Amazon.Runtime;
 using Amazon.S3;
+using Amazon.S3.Model;
 using Microsoft.Extensions.Options;
 using Service.Infrastructure.Settings;
 
@@ -43,6 +44,10 @@ public sealed class StorageOptions
     /// <summary>Calls within 30 s before failures can open the circuit (it opens when at least half of them failed).</summary>
     [Range(2, 1000, ErrorMessage = "Storage:BreakerMinimumThroughput (env Storage__BreakerMinimumThroughput): must be from 2 to 1000. Fix: e.g. 10.")]
     public int BreakerMinimumThroughput { get; set; } = 10;
+
+    /// <summary>The scheme of presigned URLs: the server's own (http for a local s3rver), https for AWS.</summary>
+    public Protocol PresignedUrlProtocol =>
+        ServiceUrl?.StartsWith("http://", StringComparison.OrdinalIgnoreCase) == true ? Protocol.HTTP : Protocol.HTTPS;
 
     public AmazonS3Client CreateClient()
     {

@@ -8,12 +8,16 @@ namespace Service.Tests.Fixtures;
 /// <summary>
 /// Passes every call through to a real S3 client (s3rver) and records it, for what s3rver cannot be asked
 /// afterwards (it does not implement ListMultipartUploads): e.g. that an incomplete multipart upload was aborted.
+/// <see cref="Answers"/> replaces single methods s3rver does not implement at all.
 /// </summary>
 public class RecordingS3 : DispatchProxy
 {
     private IAmazonS3 _inner = null!;
 
-    public ConcurrentQueue<(string Method, object? Request)> Calls { get; } = new();
+    public ConcurrentQueue<(string Method, object?[] Args)> Calls { get; } = new();
+
+    /// <summary>Method name → the answer to give instead of calling s3rver.</summary>
+    public ConcurrentDictionary<string, Func<object?[], object?>> Answers { get; } = new();
 
     public static (IAmazonS3 Client, RecordingS3 Recorder) Wrap(IAmazonS3 inner)
     {
@@ -23,11 +27,16 @@ public class RecordingS3 : DispatchProxy
         return (client, recorder);
     }
 
-    public IReadOnlyList<T> Requests<T>() => Calls.Select(c => c.Request).OfType<T>().ToList();
+    public IReadOnlyList<T> Requests<T>() => Calls.Select(c => c.Args.FirstOrDefault()).OfType<T>().ToList();
+
+    /// <summary>Keys of every DeleteObjectAsync call, whichever overload (request object or bucket and key).</summary>
+    public IReadOnlyList<string> DeletedKeys() => Calls.Where(c => c.Method == nameof(IAmazonS3.DeleteObjectAsync))
+        .Select(c => c.Args[0] is Amazon.S3.Model.DeleteObjectRequest r ? r.Key : (string)c.Args[1]!).ToList();
 
     protected override object? Invoke(MethodInfo? method, object?[]? args)
     {
-        Calls.Enqueue((method!.Name, args?.FirstOrDefault()));
+        Calls.Enqueue((method!.Name, args ?? []));
+        if (Answers.TryGetValue(method.Name, out var answer)) return answer(args ?? []);
         try
         {
             return method.Invoke(_inner, args);

@@ -1,0 +1,167 @@
+using System.Net;
+using Amazon.S3;
+using Amazon.S3.Model;
+using Dapper;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Service.Infrastructure.Storage;
+
+namespace Service.Features.Uploads;
+
+/// <summary>
+/// Every Uploads:CleanupIntervalSeconds, on one instance at a time (a PostgreSQL advisory lock): deletes the objects
+/// of direct uploads that were never completed (or were deleted or refused while their URL could still write),
+/// and aborts multipart uploads older than a day that a crashed instance left behind.
+/// </summary>
+public sealed class CleanUpUploads(IServiceProvider services, TimeProvider time, ILogger<CleanUpUploads> logger) : BackgroundService
+{
+    // Resolved when the job starts: hosted services are built before the startup guard has checked the settings.
+    private NpgsqlDataSource _dataSource = null!;
+    private IAmazonS3 _s3 = null!;
+    private StorageCalls _calls = null!;
+    private IOptions<StorageOptions> _storage = null!;
+
+    // A PUT that started just before its URL expired may still be writing; its object is removed after this.
+    public static readonly TimeSpan UploadGrace = TimeSpan.FromHours(1);
+    public static readonly TimeSpan StaleMultipartAge = TimeSpan.FromDays(1);
+    private const int BatchSize = 100;
+
+    private bool _listingUnsupportedLogged;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        _dataSource = services.GetRequiredService<NpgsqlDataSource>();
+        _s3 = services.GetRequiredService<IAmazonS3>();
+        _calls = services.GetRequiredService<StorageCalls>();
+        _storage = services.GetRequiredService<IOptions<StorageOptions>>();
+        var interval = services.GetRequiredService<IOptions<UploadOptions>>().Value.CleanupIntervalSeconds;
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(interval), time);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            try
+            {
+                await RunOnceAsync(stoppingToken);
+            }
+            catch (Exception) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is NpgsqlException || e.IsStorageFailure(stoppingToken))
+            {
+                logger.LogWarning("Upload cleanup skipped this round: a dependency is unavailable ({Error})", e.GetType().Name);
+            }
+            catch (Exception e)
+            {
+                logger.LogError(e, "Upload cleanup failed");
+            }
+        }
+    }
+
+    private async Task RunOnceAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        var locked = await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
+            "SELECT pg_try_advisory_lock(hashtextextended('uploads:cleanup', 0))", cancellationToken: cancellationToken));
+        if (!locked) return; // another instance is cleaning up
+        try
+        {
+            var removed = await RemoveUnfinishedAsync(connection, cancellationToken);
+            var aborted = await AbortStaleMultipartUploadsAsync(cancellationToken);
+            if (removed + aborted > 0)
+            {
+                logger.LogInformation("Upload cleanup removed {Removed} unfinished direct uploads and aborted {Aborted} stale multipart uploads", removed, aborted);
+            }
+        }
+        finally
+        {
+            await connection.ExecuteAsync("SELECT pg_advisory_unlock(hashtextextended('uploads:cleanup', 0))");
+        }
+    }
+
+    private async Task<int> RemoveUnfinishedAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        var removed = 0;
+        while (true)
+        {
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            // SKIP LOCKED: a row being completed right now is left for the next round.
+            var rows = (await connection.QueryAsync<(Guid Id, string StorageKey)>(new CommandDefinition("""
+                SELECT id, storage_key FROM uploads
+                WHERE expires_at < now() - @grace AND status <> 'ready'
+                ORDER BY expires_at LIMIT @BatchSize
+                FOR UPDATE SKIP LOCKED
+                """, new { grace = UploadGrace, BatchSize }, transaction, cancellationToken: cancellationToken))).ToList();
+            if (rows.Count == 0) return removed;
+
+            var settled = new List<Guid>();
+            Exception? failure = null;
+            foreach (var (id, key) in rows)
+            {
+                try
+                {
+                    await _calls.ExecuteAsync(token => _s3.DeleteObjectAsync(_storage.Value.Bucket, key, token), cancellationToken);
+                    settled.Add(id);
+                }
+                catch (Exception e) when (e.IsStorageFailure(cancellationToken))
+                {
+                    failure = e;
+                    break;
+                }
+            }
+            await connection.ExecuteAsync(new CommandDefinition("""
+                UPDATE uploads SET status = 'deleted', deleted_at = coalesce(deleted_at, now()), expires_at = NULL
+                WHERE id = ANY(@settled)
+                """, new { settled }, transaction, cancellationToken: cancellationToken));
+            await transaction.CommitAsync(cancellationToken);
+            removed += settled.Count;
+            if (failure is not null) throw failure; // what was settled is recorded; the rest waits for the next round
+            if (rows.Count < BatchSize) return removed;
+        }
+    }
+
+    private async Task<int> AbortStaleMultipartUploadsAsync(CancellationToken cancellationToken)
+    {
+        var bucket = _storage.Value.Bucket;
+        var cutoff = time.GetUtcNow().UtcDateTime - StaleMultipartAge;
+        var aborted = 0;
+        string? keyMarker = null, uploadIdMarker = null;
+        try
+        {
+            while (true)
+            {
+                var page = await _calls.ExecuteAsync(token => _s3.ListMultipartUploadsAsync(new ListMultipartUploadsRequest
+                {
+                    BucketName = bucket, Prefix = "orgs/", KeyMarker = keyMarker, UploadIdMarker = uploadIdMarker,
+                }, token), cancellationToken);
+                foreach (var upload in page.MultipartUploads ?? [])
+                {
+                    if (upload.Initiated is not { } initiated || initiated.ToUniversalTime() >= cutoff) continue;
+                    try
+                    {
+                        await _calls.ExecuteAsync(token => _s3.AbortMultipartUploadAsync(new AbortMultipartUploadRequest
+                        {
+                            BucketName = bucket, Key = upload.Key, UploadId = upload.UploadId,
+                        }, token), cancellationToken);
+                        aborted++;
+                    }
+                    catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
+                    {
+                        // completed or aborted since it was listed
+                    }
+                }
+                if (page.IsTruncated != true) return aborted;
+                (keyMarker, uploadIdMarker) = (page.NextKeyMarker, page.NextUploadIdMarker);
+            }
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotImplemented)
+        {
+            if (!_listingUnsupportedLogged)
+            {
+                _listingUnsupportedLogged = true;
+                logger.LogInformation("The storage server cannot list multipart uploads; stale ones are not aborted by the service " +
+                    "(on AWS S3, a lifecycle rule with AbortIncompleteMultipartUpload does it too)");
+            }
+            return aborted;
+        }
+    }
+}
