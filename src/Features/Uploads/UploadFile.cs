@@ -3,6 +3,7 @@ using Dapper;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
+using Microsoft.OpenApi;
 using Npgsql;
 using Service.Infrastructure.Security;
 using Service.Infrastructure.Settings;
@@ -25,9 +26,37 @@ public static class UploadFile
             .RequireAuthorization(AuthPolicies.OrgIngest)
             .WithMetadata(new Microsoft.AspNetCore.Mvc.DisableRequestSizeLimitAttribute()) // Uploads:MaxSizeBytes is enforced while streaming
             // No Accepts("multipart/form-data") metadata: routing would answer 415 before authorization (401/404).
+            // The document still shows the form, from this transformer.
+            .AddOpenApiOperationTransformer((operation, _, _) =>
+            {
+                operation.RequestBody = FormBody;
+                return Task.CompletedTask;
+            })
+            .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
+    private static readonly OpenApiRequestBody FormBody = new()
+    {
+        Required = true,
+        Description = "A form with one file field (other fields are ignored). Streamed to storage as it arrives.",
+        Content = new Dictionary<string, OpenApiMediaType>
+        {
+            ["multipart/form-data"] = new()
+            {
+                Schema = new OpenApiSchema
+                {
+                    Type = JsonSchemaType.Object,
+                    Required = new HashSet<string> { "file" },
+                    Properties = new Dictionary<string, IOpenApiSchema>
+                    {
+                        ["file"] = new OpenApiSchema { Type = JsonSchemaType.String, Format = "binary", Description = "The file, with its name and content type." },
+                    },
+                },
+            },
+        },
+    };
 
     public static async Task<Results<Created<UploadResponse>, ValidationProblem, ProblemHttpResult>> Handle(
         Guid orgId, HttpRequest request, ClaimsPrincipal user, StorageWriter writer, StorageCalls calls, NpgsqlDataSource dataSource,

@@ -172,6 +172,27 @@ public sealed class ProblemDetailsTests(ServiceFactory factory) : IClassFixture<
         }
     }
 
+    [Fact]
+    public async Task The_OpenAPI_document_shows_the_upload_form_and_the_direct_upload_requests()
+    {
+        var paths = (await _client.GetFromJsonAsync<JsonElement>("/openapi/v1.json")).GetProperty("paths");
+
+        var upload = paths.GetProperty("/api/v1/orgs/{orgId}/uploads").GetProperty("post");
+        var form = upload.GetProperty("requestBody").GetProperty("content").GetProperty("multipart/form-data").GetProperty("schema");
+        Assert.Equal("binary", form.GetProperty("properties").GetProperty("file").GetProperty("format").GetString());
+        foreach (var status in new[] { "201", "400", "413", "415", "503" })
+        {
+            Assert.True(upload.GetProperty("responses").TryGetProperty(status, out _), status);
+        }
+        var presign = paths.GetProperty("/api/v1/orgs/{orgId}/uploads/presign").GetProperty("post");
+        Assert.True(presign.GetProperty("requestBody").GetProperty("content").TryGetProperty("application/json", out _));
+        var complete = paths.GetProperty("/api/v1/orgs/{orgId}/uploads/{uploadId}/complete").GetProperty("post");
+        foreach (var status in new[] { "200", "409", "422", "503" })
+        {
+            Assert.True(complete.GetProperty("responses").TryGetProperty(status, out _), status);
+        }
+    }
+
     private static async Task<JsonElement> ReadProblemAsync(HttpResponseMessage response, HttpStatusCode expected)
     {
         var text = await response.Content.ReadAsStringAsync();
