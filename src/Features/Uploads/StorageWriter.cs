@@ -15,9 +15,10 @@ public abstract record WriteOutcome
 }
 
 /// <summary>
-/// Streams a request's file to S3 while reading it: one part in memory at a time, SHA-256 computed on the way.
-/// Files up to one part go in a single PutObject; larger ones through a multipart upload, which is aborted if
-/// the file turns out too large, the client goes away or S3 fails, so no incomplete upload is left behind.
+/// Streams a request's file to S3 while reading it, SHA-256 computed on the way. Files up to one part go in a
+/// single PutObject; larger ones through a multipart upload, reading the next part from the client while the
+/// previous one is sent (two part buffers, the most one upload holds). The multipart upload is aborted if the
+/// file turns out too large, the client goes away or S3 fails, so no incomplete upload is left behind.
 /// </summary>
 public sealed class StorageWriter(IAmazonS3 s3, StorageCalls calls, IOptions<StorageOptions> storage, IOptions<UploadOptions> uploads, ILogger<StorageWriter> logger)
 {
@@ -26,20 +27,22 @@ public sealed class StorageWriter(IAmazonS3 s3, StorageCalls calls, IOptions<Sto
         var partSize = (int)uploads.Value.PartSizeBytes;
         var limit = uploads.Value.MaxSizeBytes;
         var bucket = storage.Value.Bucket;
-        var buffer = ArrayPool<byte>.Shared.Rent(partSize);
+        var current = ArrayPool<byte>.Shared.Rent(partSize);
+        byte[]? next = null;
+        Task<PartETag>? sending = null;
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         string? uploadId = null;
         try
         {
-            var filled = await FillAsync(source, buffer, partSize, cancellationToken);
+            var filled = await FillAsync(source, current, partSize, cancellationToken);
             long total = filled;
-            if (checkLeadingBytes(buffer.AsMemory(0, Math.Min(filled, UploadContent.SniffLength))) is { } reason) return new WriteOutcome.Refused(reason);
+            if (checkLeadingBytes(current.AsMemory(0, Math.Min(filled, UploadContent.SniffLength))) is { } reason) return new WriteOutcome.Refused(reason);
             if (total > limit) return new WriteOutcome.TooLarge(limit);
 
             if (filled < partSize)
             {
-                sha.AppendData(buffer, 0, filled);
-                using var body = new MemoryStream(buffer, 0, filled, writable: false);
+                sha.AppendData(current, 0, filled);
+                using var body = new MemoryStream(current, 0, filled, writable: false);
                 await calls.ExecuteAsync(token =>
                 {
                     body.Position = 0;
@@ -54,20 +57,16 @@ public sealed class StorageWriter(IAmazonS3 s3, StorageCalls calls, IOptions<Sto
 
             uploadId = (await calls.ExecuteAsync(token => s3.InitiateMultipartUploadAsync(
                 new InitiateMultipartUploadRequest { BucketName = bucket, Key = key, ContentType = contentType }, token), cancellationToken)).UploadId;
+            next = ArrayPool<byte>.Shared.Rent(partSize);
             var parts = new List<PartETag>();
             while (filled > 0)
             {
-                sha.AppendData(buffer, 0, filled);
-                using (var body = new MemoryStream(buffer, 0, filled, writable: false))
-                {
-                    var part = await calls.ExecuteAsync(token => s3.UploadPartAsync(new UploadPartRequest
-                    {
-                        BucketName = bucket, Key = key, UploadId = uploadId, PartNumber = parts.Count + 1, PartSize = filled,
-                        InputStream = body, UseChunkEncoding = storage.Value.UseChunkEncoding,
-                    }, token), cancellationToken);
-                    parts.Add(new PartETag(parts.Count + 1, part.ETag));
-                }
-                filled = await FillAsync(source, buffer, partSize, cancellationToken);
+                sha.AppendData(current, 0, filled);
+                sending = SendPartAsync(bucket, key, uploadId, parts.Count + 1, current, filled, cancellationToken);
+                var nextFilled = await FillAsync(source, next, partSize, cancellationToken);
+                parts.Add(await sending);
+                sending = null;
+                (current, next, filled) = (next, current, nextFilled);
                 total += filled;
                 if (total > limit)
                 {
@@ -83,9 +82,27 @@ public sealed class StorageWriter(IAmazonS3 s3, StorageCalls calls, IOptions<Sto
         }
         finally
         {
+            // A part still being sent reads its buffer: it must finish (or fail) before the buffer goes back to the pool.
+            if (sending is not null) await Task.WhenAny(sending);
             if (uploadId is not null) await AbortAsync(bucket, key, uploadId);
-            ArrayPool<byte>.Shared.Return(buffer);
+            ArrayPool<byte>.Shared.Return(current);
+            if (next is not null) ArrayPool<byte>.Shared.Return(next);
         }
+    }
+
+    private async Task<PartETag> SendPartAsync(string bucket, string key, string uploadId, int number, byte[] buffer, int length, CancellationToken cancellationToken)
+    {
+        using var body = new MemoryStream(buffer, 0, length, writable: false);
+        var part = await calls.ExecuteAsync(token =>
+        {
+            body.Position = 0;
+            return s3.UploadPartAsync(new UploadPartRequest
+            {
+                BucketName = bucket, Key = key, UploadId = uploadId, PartNumber = number, PartSize = length,
+                InputStream = body, UseChunkEncoding = storage.Value.UseChunkEncoding,
+            }, token);
+        }, cancellationToken);
+        return new PartETag(number, part.ETag);
     }
 
     /// <summary>Deletes an object written for an upload that could not be recorded.</summary>

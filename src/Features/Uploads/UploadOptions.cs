@@ -12,7 +12,7 @@ public sealed class UploadOptions
     [Range(1, 5L * 1024 * 1024 * 1024 * 1024, ErrorMessage = "Uploads:MaxSizeBytes (env Uploads__MaxSizeBytes): must be from 1 byte to 5 TiB. Fix: e.g. 104857600 (100 MiB).")]
     public long MaxSizeBytes { get; set; } = 100 * 1024 * 1024;
 
-    /// <summary>Bytes sent to S3 per part; also the most one upload holds in memory.</summary>
+    /// <summary>Bytes sent to S3 per part. One upload holds two parts in memory (one read while the other is sent).</summary>
     [Range(MinPartSizeBytes, 512 * 1024 * 1024, ErrorMessage = "Uploads:PartSizeBytes (env Uploads__PartSizeBytes): must be from 5 MiB (S3's minimum) to 512 MiB. Fix: e.g. 8388608 (8 MiB).")]
     public long PartSizeBytes { get; set; } = 8 * 1024 * 1024;
 
