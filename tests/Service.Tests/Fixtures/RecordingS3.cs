@@ -2,6 +2,9 @@ using System.Collections.Concurrent;
 using System.Reflection;
 using System.Runtime.ExceptionServices;
 using Amazon.S3;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Service.Infrastructure.Storage;
 
 namespace Service.Tests.Fixtures;
 
@@ -25,6 +28,25 @@ public class RecordingS3 : DispatchProxy
         var recorder = (RecordingS3)(object)client;
         recorder._inner = inner;
         return (client, recorder);
+    }
+
+    /// <summary>
+    /// Another instance of <paramref name="factory"/>'s deployment (its own circuit and jobs) whose S3 client records;
+    /// <paramref name="settings"/> may change its settings first. The host is started before this returns.
+    /// </summary>
+    public static async Task<(ServiceFactory Instance, RecordingS3 Recorder)> InstanceAsync(ServiceFactory factory, Action<Dictionary<string, string?>>? settings = null)
+    {
+        RecordingS3? recorder = null;
+        var instance = await factory.AnotherInstanceAsync();
+        settings?.Invoke(instance.Settings);
+        instance.TestServices = services => services.AddSingleton<IAmazonS3>(sp =>
+        {
+            var (client, recording) = Wrap(sp.GetRequiredService<IOptions<StorageOptions>>().Value.CreateClient());
+            recorder = recording;
+            return client;
+        });
+        _ = instance.Services.GetRequiredService<IAmazonS3>();
+        return (instance, recorder!);
     }
 
     public IReadOnlyList<T> Requests<T>() => Calls.Select(c => c.Args.FirstOrDefault()).OfType<T>().ToList();

@@ -3,8 +3,6 @@ using Amazon.S3;
 using Amazon.S3.Model;
 using Dapper;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Options;
-using Service.Infrastructure.Storage;
 using Service.Tests.Fixtures;
 using static Service.Tests.Features.Uploads.UploadRequests;
 
@@ -38,20 +36,8 @@ public sealed class DirectUploadTests(DirectUploadTests.Factory factory) : IClas
         }
 
         /// <summary>An instance cleaning up every second, recording what reaches the S3 client.</summary>
-        public async Task<(ServiceFactory Instance, RecordingS3 Recorder)> CleaningInstanceAsync()
-        {
-            RecordingS3? recorder = null;
-            var instance = await AnotherInstanceAsync();
-            instance.Settings["Uploads:CleanupIntervalSeconds"] = "1";
-            instance.TestServices = services => services.AddSingleton<IAmazonS3>(sp =>
-            {
-                var (client, recording) = RecordingS3.Wrap(sp.GetRequiredService<IOptions<StorageOptions>>().Value.CreateClient());
-                recorder = recording;
-                return client;
-            });
-            _ = instance.Services.GetRequiredService<IAmazonS3>(); // builds and starts the host
-            return (instance, recorder!);
-        }
+        public Task<(ServiceFactory Instance, RecordingS3 Recorder)> CleaningInstanceAsync() =>
+            RecordingS3.InstanceAsync(this, settings => settings["Uploads:CleanupIntervalSeconds"] = "1");
     }
 
     private static async Task<HttpResponseMessage> PresignAsync(HttpClient client, Guid orgId, string fileName, string contentType, long size) =>

@@ -3,8 +3,6 @@ using System.Security.Cryptography;
 using Amazon.S3;
 using Amazon.S3.Model;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Options;
-using Service.Infrastructure.Storage;
 using Service.Tests.Fixtures;
 using static Service.Tests.Features.Uploads.UploadRequests;
 
@@ -70,20 +68,14 @@ public sealed class UploadFileTests(UploadFileTests.Factory factory) : IClassFix
     public async Task One_byte_over_the_limit_is_413_and_leaves_no_object_no_row_and_no_incomplete_upload()
     {
         var (owner, orgId) = await factory.OrgAsync();
-        RecordingS3? recorder = null;
-        await using var instance = await factory.AnotherInstanceAsync();
-        instance.TestServices = services => services.AddSingleton<IAmazonS3>(sp =>
-        {
-            var (client, recording) = RecordingS3.Wrap(sp.GetRequiredService<IOptions<StorageOptions>>().Value.CreateClient());
-            recorder = recording;
-            return client;
-        });
+        var (instance, recorder) = await RecordingS3.InstanceAsync(factory);
+        await using var _ = instance;
 
         var response = await UploadAsync(instance.ClientWithToken(owner.AccessToken), orgId, Pdf(Limit + 1), "too-big.pdf", "application/pdf");
 
         var problem = await response.ProblemAsync(HttpStatusCode.RequestEntityTooLarge);
         Assert.Contains(Limit.ToString(), problem.GetProperty("detail").GetString());
-        var started = Assert.Single(recorder!.Requests<InitiateMultipartUploadRequest>());
+        var started = Assert.Single(recorder.Requests<InitiateMultipartUploadRequest>());
         var aborted = Assert.Single(recorder.Requests<AbortMultipartUploadRequest>());
         Assert.Equal(started.Key, aborted.Key);
         Assert.Empty(recorder.Requests<CompleteMultipartUploadRequest>());

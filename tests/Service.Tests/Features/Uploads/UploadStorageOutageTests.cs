@@ -4,8 +4,6 @@ using System.Net.Http.Headers;
 using Amazon.S3;
 using Amazon.S3.Model;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Options;
-using Service.Infrastructure.Storage;
 using Service.Tests.Fixtures;
 using static Service.Tests.Features.Uploads.UploadRequests;
 
@@ -41,20 +39,7 @@ public sealed class UploadStorageOutageTests(UploadStorageOutageTests.Factory fa
         }
 
         /// <summary>An instance of its own (its own circuit), recording what reaches the S3 client.</summary>
-        public async Task<(ServiceFactory Instance, RecordingS3 Recorder)> InstanceAsync()
-        {
-            RecordingS3? recorder = null;
-            var instance = await AnotherInstanceAsync();
-            instance.TestServices = services => services.AddSingleton<IAmazonS3>(sp =>
-            {
-                var (client, recording) = RecordingS3.Wrap(sp.GetRequiredService<IOptions<StorageOptions>>().Value.CreateClient());
-                recorder = recording;
-                return client;
-            });
-            instance.CreateClient().Dispose(); // builds the host, so the recorder exists
-            _ = instance.Services.GetRequiredService<IAmazonS3>();
-            return (instance, recorder!);
-        }
+        public Task<(ServiceFactory Instance, RecordingS3 Recorder)> InstanceAsync() => RecordingS3.InstanceAsync(this);
     }
 
     /// <summary>A request body written in two halves; the second waits until the test lets it go.</summary>
