@@ -19,6 +19,9 @@ public class RecordingS3 : DispatchProxy
 
     public ConcurrentQueue<(string Method, object?[] Args)> Calls { get; } = new();
 
+    /// <summary>The real client, for answers that still call it.</summary>
+    public IAmazonS3 Inner => _inner;
+
     /// <summary>Method name → the answer to give instead of calling s3rver.</summary>
     public ConcurrentDictionary<string, Func<object?[], object?>> Answers { get; } = new();
 

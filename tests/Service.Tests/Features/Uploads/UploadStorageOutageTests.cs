@@ -10,9 +10,10 @@ using static Service.Tests.Features.Uploads.UploadRequests;
 namespace Service.Tests.Features.Uploads;
 
 /// <summary>
-/// S3 failing under the uploads slices: an s3rver of this class's own is stopped during an upload and between
-/// requests. Clients get 503 with Retry-After, never a ready row without its object; once the circuit opens,
-/// requests are refused without waiting for S3.
+/// Dependencies failing under the uploads slices: an s3rver of this class's own is stopped during an upload and
+/// between requests, and PostgreSQL is cut off after an object was written. Clients get 503 with Retry-After, never
+/// a ready row without its object nor an object without its row; once the circuit opens, requests are refused
+/// without waiting for S3.
 /// </summary>
 public sealed class UploadStorageOutageTests(UploadStorageOutageTests.Factory factory) : IClassFixture<UploadStorageOutageTests.Factory>
 {
@@ -155,6 +156,35 @@ public sealed class UploadStorageOutageTests(UploadStorageOutageTests.Factory fa
         var after = await UploadAsync(client, orgId, "back\n"u8.ToArray(), "back.txt", "text/plain");
         await Identity.EnsureAsync(after, HttpStatusCode.Created);
         Assert.Empty(await UploadsNamedAsync(owner, orgId, "refused.txt", "ready"));
+    }
+
+    [Fact]
+    public async Task Database_lost_after_the_object_was_written_is_503_and_the_object_is_deleted()
+    {
+        var owner = await factory.SignUpAsync();
+        var orgId = await owner.CreateOrgAsync("Database outage");
+        var postgres = new Uri(TestServers.PostgresAdminUrl);
+        await using var proxy = new TcpProxy(postgres.Host, postgres.Port);
+        var (instance, recorder) = await RecordingS3.InstanceAsync(factory, settings =>
+        {
+            settings["Database:Url"] = $"postgres://postgres@127.0.0.1:{proxy.Port}/{factory.DatabaseName}";
+            settings["Database:ConnectTimeoutSeconds"] = "1";
+        });
+        await using var _ = instance;
+        // The object is written, then the database goes away before the row is inserted.
+        recorder.Answers["PutObjectAsync"] = args => recorder.Inner.PutObjectAsync((PutObjectRequest)args[0]!, (CancellationToken)args[1]!)
+            .ContinueWith(written => { proxy.Cut(); return written; }).Unwrap();
+
+        var response = await UploadAsync(instance.ClientWithToken(owner.AccessToken), orgId, "orphan\n"u8.ToArray(), "orphan.txt", "text/plain");
+
+        await response.ProblemAsync(HttpStatusCode.ServiceUnavailable);
+        Assert.True(response.Headers.Contains("Retry-After"));
+        var written = Assert.Single(recorder.Requests<PutObjectRequest>());
+        Assert.Contains(written.Key, recorder.DeletedKeys());
+        var s3 = instance.Services.GetRequiredService<IAmazonS3>();
+        var objects = await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = TestServers.S3Bucket, Prefix = written.Key });
+        Assert.Empty(objects.S3Objects ?? []);
+        Assert.Empty(await UploadsNamedAsync(owner, orgId, "orphan.txt", "ready"));
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition)
