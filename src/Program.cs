@@ -1,6 +1,7 @@
 using Service.Features.Admin;
 using Service.Features.ApiKeys;
 using Service.Features.Auth;
+using Service.Features.Events;
 using Service.Features.Health;
 using Service.Features.Organizations;
 using Service.Features.Uploads;
@@ -25,6 +26,7 @@ if (FeatureFlagCommand.Matches(args))
 
 builder.AddInfrastructure();
 builder.Services.AddUploads();
+builder.Services.AddEvents();
 
 var app = builder.Build();
 app.UseHttpBasics();
@@ -33,6 +35,7 @@ app.MapHealth();
 app.MapAuth();
 app.MapOrganizations();
 app.MapApiKeys();
+app.MapEvents();
 app.MapUploads();
 app.MapAdmin();
 
