@@ -47,16 +47,16 @@ public sealed class PurgeExpiredEvents(IServiceProvider services, TimeProvider t
         try
         {
             var cutoff = time.GetUtcNow().UtcDateTime - TimeSpan.FromDays(options.RetentionDays);
-            var events = await DeleteInBatchesAsync(connection, """
+            var (events, statements) = await DeleteInBatchesAsync(connection, """
                 DELETE FROM events WHERE ctid = ANY(ARRAY(SELECT ctid FROM events WHERE occurred_at < @cutoff LIMIT @batch))
                 """, new { cutoff, batch = options.RetentionBatchSize }, options.RetentionBatchSize, cancellationToken);
-            var keys = await DeleteInBatchesAsync(connection, """
+            var (keys, _) = await DeleteInBatchesAsync(connection, """
                 DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(SELECT ctid FROM idempotency_keys WHERE expires_at <= now() LIMIT @batch))
                 """, new { batch = options.RetentionBatchSize }, options.RetentionBatchSize, cancellationToken);
             if (events + keys > 0)
             {
-                logger.LogInformation("Event retention deleted {Events} events older than {Days} days and {Keys} expired idempotency keys",
-                    events, options.RetentionDays, keys);
+                logger.LogInformation("Event retention deleted {Events} events older than {Days} days in {Statements} statements of at most {BatchSize} rows, and {Keys} expired idempotency keys",
+                    events, options.RetentionDays, statements, options.RetentionBatchSize, keys);
             }
         }
         finally
@@ -65,15 +65,18 @@ public sealed class PurgeExpiredEvents(IServiceProvider services, TimeProvider t
         }
     }
 
-    private static async Task<long> DeleteInBatchesAsync(NpgsqlConnection connection, string sql, object parameters, int batch, CancellationToken cancellationToken)
+    private static async Task<(long Deleted, int Statements)> DeleteInBatchesAsync(NpgsqlConnection connection, string sql, object parameters, int batch,
+        CancellationToken cancellationToken)
     {
         long total = 0;
+        var statements = 0;
         int deleted;
         do
         {
             deleted = await connection.ExecuteAsync(new CommandDefinition(sql, parameters, cancellationToken: cancellationToken));
             total += deleted;
+            statements++;
         } while (deleted == batch);
-        return total;
+        return (total, statements);
     }
 }
