@@ -54,28 +54,39 @@ public static class ListEvents
     /// </summary>
     public static (string Sql, DynamicParameters Parameters) Build(Guid orgId, ListEventsQuery query, (DateTime At, Guid Id)? after, int take)
     {
-        var sql = new StringBuilder("""
-            SELECT id, type, occurred_at AS OccurredAt, received_at AS ReceivedAt, path, tool, duration_ms AS DurationMs,
-                   metadata::text AS Metadata, client_event_id AS ClientEventId, source_type AS SourceType, source_id AS SourceId
-            FROM events WHERE org_id = @orgId
-            """);
+        var where = new StringBuilder("org_id = @orgId");
         var parameters = new DynamicParameters(new { orgId, take });
-        if (query.From is { } from) { sql.Append(" AND occurred_at >= @from"); parameters.Add("from", from.UtcDateTime); }
-        if (query.To is { } to) { sql.Append(" AND occurred_at < @to"); parameters.Add("to", to.UtcDateTime); }
-        if (query.Type is { Length: > 0 } types) { sql.Append(" AND type = ANY(@types)"); parameters.Add("types", types.Distinct().ToArray()); }
-        if (query.PathPrefix is { } prefix) { sql.Append(@" AND path LIKE @pattern ESCAPE '\'"); parameters.Add("pattern", EscapeLike(prefix) + "%"); }
-        if (query.Source is { } source) { sql.Append(" AND source_id = @source"); parameters.Add("source", source); }
+        if (query.From is { } from) { where.Append(" AND occurred_at >= @from"); parameters.Add("from", from.UtcDateTime); }
+        if (query.To is { } to) { where.Append(" AND occurred_at < @to"); parameters.Add("to", to.UtcDateTime); }
+        if (query.Type is { Length: > 0 } types) { where.Append(" AND type = ANY(@types)"); parameters.Add("types", types.Distinct().ToArray()); }
+        if (query.PathPrefix is { } prefix) { where.Append(" AND path LIKE @pattern ESCAPE '!'"); parameters.Add("pattern", EscapeLike(prefix) + "%"); }
+        if (query.Source is { } source) { where.Append(" AND source_id = @source"); parameters.Add("source", source); }
         if (after is { } cursor)
         {
-            sql.Append(" AND (occurred_at, id) < (@afterAt, @afterId)");
+            where.Append(" AND (occurred_at, id) < (@afterAt, @afterId)");
             parameters.Add("afterAt", cursor.At);
             parameters.Add("afterId", cursor.Id);
         }
-        sql.Append(" ORDER BY occurred_at DESC, id DESC LIMIT @take");
-        return (sql.ToString(), parameters);
+        if (query.PathPrefix is null)
+        {
+            return ($"SELECT {Columns("")} FROM events WHERE {where} ORDER BY occurred_at DESC, id DESC LIMIT @take", parameters);
+        }
+        // A prefix may match thousands of rows that must all be ranked by time: rank them from the path index alone,
+        // then read only the page's rows.
+        return ($"""
+            WITH page AS (SELECT id, occurred_at FROM events WHERE {where} ORDER BY occurred_at DESC, id DESC LIMIT @take)
+            SELECT {Columns("e.")} FROM page JOIN events e ON e.id = page.id AND e.org_id = @orgId
+            ORDER BY page.occurred_at DESC, page.id DESC
+            """, parameters);
     }
 
-    private static string EscapeLike(string value) => value.Replace(@"\", @"\\").Replace("%", @"\%").Replace("_", @"\_");
+    private static string Columns(string table) =>
+        $"{table}id, {table}type, {table}occurred_at AS OccurredAt, {table}received_at AS ReceivedAt, {table}path, {table}tool, " +
+        $"{table}duration_ms AS DurationMs, {table}metadata::text AS Metadata, {table}client_event_id AS ClientEventId, " +
+        $"{table}source_type AS SourceType, {table}source_id AS SourceId";
+
+    // '!' rather than a backslash: a backslash inside a literal is read differently depending on standard_conforming_strings.
+    private static string EscapeLike(string value) => value.Replace("!", "!!").Replace("%", "!%").Replace("_", "!_");
 
     private static (DateTime, Guid)? DecodeCursor(string cursor) =>
         PageCursor.TryDecode(cursor, out var at, out var id) && Guid.TryParseExact(id, "N", out var guid) ? (at, guid) : null;

@@ -22,6 +22,13 @@ public sealed class DatabaseOptions
     [Range(1, 3600, ErrorMessage = "Database:CommandTimeoutSeconds (env Database__CommandTimeoutSeconds): must be from 1 to 3600. Fix: e.g. 30.")]
     public int CommandTimeoutSeconds { get; set; } = 30;
 
+    /// <summary>
+    /// Statements Npgsql prepares automatically per connection once they are used twice (the hot queries skip
+    /// planning). 0 turns it off, e.g. behind PgBouncer older than 1.21 in transaction mode.
+    /// </summary>
+    [Range(0, 1000, ErrorMessage = "Database:MaxAutoPrepare (env Database__MaxAutoPrepare): must be from 0 to 1000. Fix: e.g. 64, or 0 behind a pooler without prepared statement support.")]
+    public int MaxAutoPrepare { get; set; } = 64;
+
     [ValidateObjectMembers]
     public PoolOptions Pool { get; set; } = new();
 
@@ -43,6 +50,11 @@ public sealed class DatabaseOptions
         builder.Timeout = ConnectTimeoutSeconds;
         builder.CommandTimeout = CommandTimeoutSeconds;
         builder.ApplicationName ??= "workflow-service";
+        if (MaxAutoPrepare > 0)
+        {
+            builder.MaxAutoPrepare = MaxAutoPrepare;
+            builder.AutoPrepareMinUsages = 2;
+        }
         return builder;
     }
 }

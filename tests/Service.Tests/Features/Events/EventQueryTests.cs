@@ -77,6 +77,7 @@ public sealed class EventQueryTests(EventQueryTests.Factory factory) : IClassFix
             EventIngestTests.Event($"{root}/docs/b.txt", "file_modified", at: t0.AddMinutes(10)),
             EventIngestTests.Event($"{root}/do_s/c.txt", "file_created", at: t0.AddMinutes(20)),
             EventIngestTests.Event($"{root}/d%cs/d.txt", "script_run", at: t0.AddMinutes(30)),
+            EventIngestTests.Event($"{root}/b!ng/f.txt", "file_deleted", at: t0.AddMinutes(50)),
         ]);
         await IngestAsync(owner.Client, orgId, [EventIngestTests.Event($"{root}/docs/e.txt", "file_opened", at: t0.AddMinutes(40))]);
         string[] Paths(IEnumerable<JsonElement> items) => items.Select(i => i.GetProperty("path").GetString()![root.Length..]).ToArray();
@@ -87,11 +88,12 @@ public sealed class EventQueryTests(EventQueryTests.Factory factory) : IClassFix
         Assert.Equal(["/docs/e.txt", "/docs/b.txt", "/docs/a.txt"], Paths(await AllPagesAsync(owner.Client, $"/api/v1/orgs/{orgId}/events?pathPrefix={Uri.EscapeDataString(root + "/docs/")}")));
         Assert.Equal(["/do_s/c.txt"], Paths(await AllPagesAsync(owner.Client, $"/api/v1/orgs/{orgId}/events?pathPrefix={Uri.EscapeDataString(root + "/do_")}"))); // _ is literal
         Assert.Equal(["/d%cs/d.txt"], Paths(await AllPagesAsync(owner.Client, $"/api/v1/orgs/{orgId}/events?pathPrefix={Uri.EscapeDataString(root + "/d%")}"))); // % too
+        Assert.Equal(["/b!ng/f.txt"], Paths(await AllPagesAsync(owner.Client, $"/api/v1/orgs/{orgId}/events?pathPrefix={Uri.EscapeDataString(root + "/b!")}"))); // and the escape character
         var from = Uri.EscapeDataString(t0.AddMinutes(10).ToString("O"));
         var to = Uri.EscapeDataString(t0.AddMinutes(30).ToString("O"));
         Assert.Equal(["/do_s/c.txt", "/docs/b.txt"], Paths(await AllPagesAsync(owner.Client, $"{url}&from={from}&to={to}"))); // from inclusive, to exclusive
         Assert.Equal(["/docs/e.txt"], Paths(await AllPagesAsync(owner.Client, $"{url}&source={owner.Id}")));
-        Assert.Equal(4, (await AllPagesAsync(owner.Client, $"{url}&source={keyId}")).Count);
+        Assert.Equal(5, (await AllPagesAsync(owner.Client, $"{url}&source={keyId}")).Count);
     }
 
     [Fact]

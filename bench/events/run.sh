@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Events: seeds SEED (1,000,000) events into a database of the benchmark's own, then measures ingest through the
+# service (batches of 500 from an agent key, concurrency 8) against raw binary COPY of the same kind of rows,
+# the two candidate insert statements on the database alone, and the p50/p99 of 100-item queries with filters.
+# Loads only 127.0.0.1, stops by itself and drops its database (about 3 minutes).
+#
+#   bench/events/run.sh            SEED=1000000 INGEST=50000 BATCH=500 CONCURRENCY=8 QUERY_SECONDS=5
+#                                  KEEP_DB=1 keeps the bench_events database afterwards (to EXPLAIN queries on it)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+SEED=${SEED:-1000000}
+INGEST=${INGEST:-50000}
+BATCH=${BATCH:-500}
+CONCURRENCY=${CONCURRENCY:-8}
+QUERY_SECONDS=${QUERY_SECONDS:-5}
+work="$root/.local/bench/events"
+mkdir -p "$work"
+
+# shellcheck source=../lib.sh
+. bench/lib.sh
+use_dev_servers
+dotnet build Service.csproj -c Release -v quiet -nologo >/dev/null
+dotnet build bench/events/EventBench.csproj -c Release -v quiet -nologo >/dev/null
+app="$root/bin/Release/net10.0/Service.dll"
+
+# A database of its own: the dev data stays as it was, and a million rows go away with it.
+admin_url="${DATABASE_URL%/*}/postgres"
+bench_db="bench_events"
+bench_url="${DATABASE_URL%/*}/$bench_db"
+psql -q "$admin_url" -c "DROP DATABASE IF EXISTS $bench_db" -c "CREATE DATABASE $bench_db"
+DATABASE_URL="$bench_url" dotnet "$app" migrate >/dev/null
+
+pid=""
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  [ "${KEEP_DB:-}" = 1 ] || psql -q "$admin_url" -c "DROP DATABASE IF EXISTS $bench_db WITH (FORCE)" || true
+}
+trap cleanup EXIT
+
+port=$(free_port)
+DATABASE_URL="$bench_url" ENVIRONMENT=production SECRET_KEY="bench-secret-$(head -c 24 /dev/urandom | base64)" \
+CORS_ORIGINS=http://localhost:3000 Storage__ForcePathStyle=true Logging__LogLevel__Default=Warning \
+Http__ShutdownDelaySeconds=0 RateLimits__Enabled=false \
+  dotnet "$app" --urls "http://127.0.0.1:$port" >"$work/service.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/health/live" >/dev/null 2>&1 && break; sleep 0.1; done
+curl -fs "http://127.0.0.1:$port/health/live" >/dev/null || { echo "the service did not start; see $work/service.log" >&2; exit 1; }
+
+conn=$(python3 - "$bench_url" <<'PY'
+import sys, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+print(f"Host={u.hostname};Port={u.port or 5432};Username={u.username or 'postgres'};Password={u.password or ''};Database={u.path.lstrip('/')};Maximum Pool Size=32")
+PY
+)
+dotnet bench/events/bin/Release/net10.0/EventBench.dll "http://127.0.0.1:$port" "$conn" "$SEED" "$INGEST" "$BATCH" "$CONCURRENCY" "$QUERY_SECONDS"
