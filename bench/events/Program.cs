@@ -121,7 +121,8 @@ for (var round = 1; round <= 3; round++)
 Console.WriteLine($"  median ratio unnest/staging {Median(unnest.Zip(staging, (x, y) => x / y).ToList()):0.00}");
 
 // 4. Queries through the API on the seeded table: 100-item pages, concurrency 8.
-await using (var connection = await db.OpenConnectionAsync()) await new NpgsqlCommand("ANALYZE events", connection).ExecuteNonQueryAsync();
+// A table that has lived a while is mostly all-visible (autovacuum): vacuum so index-only scans read like they would.
+await using (var connection = await db.OpenConnectionAsync()) await new NpgsqlCommand("VACUUM (ANALYZE) events", connection).ExecuteNonQueryAsync();
 var from = Uri.EscapeDataString(now.AddDays(-7).ToString("O"));
 var to = Uri.EscapeDataString(now.AddDays(-6).ToString("O"));
 var firstPage = await http.GetFromJsonAsync<JsonElement>($"/api/v1/orgs/{orgId}/events?limit=100");
