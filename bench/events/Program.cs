@@ -201,17 +201,17 @@ static double Median(List<double> values)
     return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
 }
 
-static async Task CopyAsync(NpgsqlConnection connection, Guid orgId, IEnumerable<Row> rows)
+static async Task CopyAsync(NpgsqlConnection connection, Guid orgId, IEnumerable<Row> rows, string table = "events", Guid? source = null)
 {
     await using var importer = await connection.BeginBinaryImportAsync(
-        "COPY events (id, org_id, source_type, source_id, type, occurred_at, path, tool, duration_ms, metadata, client_event_id) FROM STDIN (FORMAT BINARY)");
+        $"COPY {table} (id, org_id, source_type, source_id, type, occurred_at, path, tool, duration_ms, metadata, client_event_id) FROM STDIN (FORMAT BINARY)");
     foreach (var row in rows)
     {
         await importer.StartRowAsync();
         await importer.WriteAsync(row.Id, NpgsqlDbType.Uuid);
         await importer.WriteAsync(orgId, NpgsqlDbType.Uuid);
         await importer.WriteAsync("api_key", NpgsqlDbType.Text);
-        await importer.WriteAsync(row.Source, NpgsqlDbType.Uuid);
+        await importer.WriteAsync(source ?? row.Source, NpgsqlDbType.Uuid);
         await importer.WriteAsync(row.Type, NpgsqlDbType.Text);
         await importer.WriteAsync(row.OccurredAt, NpgsqlDbType.TimestampTz);
         await importer.WriteAsync(row.Path, NpgsqlDbType.Text);
@@ -252,26 +252,7 @@ static async Task InsertViaStagingAsync(NpgsqlDataSource db, Guid orgId, List<Ro
     await using var connection = await db.OpenConnectionAsync();
     await using var transaction = await connection.BeginTransactionAsync();
     await new NpgsqlCommand("CREATE TEMP TABLE events_staging (LIKE events INCLUDING DEFAULTS) ON COMMIT DROP", connection, transaction).ExecuteNonQueryAsync();
-    await using (var importer = await connection.BeginBinaryImportAsync(
-        "COPY events_staging (id, org_id, source_type, source_id, type, occurred_at, path, tool, duration_ms, metadata, client_event_id) FROM STDIN (FORMAT BINARY)"))
-    {
-        foreach (var row in batch)
-        {
-            await importer.StartRowAsync();
-            await importer.WriteAsync(row.Id, NpgsqlDbType.Uuid);
-            await importer.WriteAsync(orgId, NpgsqlDbType.Uuid);
-            await importer.WriteAsync("api_key", NpgsqlDbType.Text);
-            await importer.WriteAsync(batch[0].Source, NpgsqlDbType.Uuid);
-            await importer.WriteAsync(row.Type, NpgsqlDbType.Text);
-            await importer.WriteAsync(row.OccurredAt, NpgsqlDbType.TimestampTz);
-            await importer.WriteAsync(row.Path, NpgsqlDbType.Text);
-            if (row.Tool is null) await importer.WriteNullAsync(); else await importer.WriteAsync(row.Tool, NpgsqlDbType.Text);
-            await importer.WriteAsync((long)row.DurationMs, NpgsqlDbType.Bigint);
-            await importer.WriteNullAsync();
-            await importer.WriteAsync(row.ClientEventId, NpgsqlDbType.Text);
-        }
-        await importer.CompleteAsync();
-    }
+    await CopyAsync(connection, orgId, batch, "events_staging", batch[0].Source); // one source per batch, as in InsertUnnestAsync
     await new NpgsqlCommand("""
         INSERT INTO events SELECT * FROM events_staging
         ON CONFLICT (org_id, source_id, client_event_id) WHERE client_event_id IS NOT NULL DO NOTHING

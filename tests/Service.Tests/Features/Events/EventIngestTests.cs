@@ -7,19 +7,8 @@ namespace Service.Tests.Features.Events;
 /// <summary>Batch ingest against the real PostgreSQL: validation, atomicity, idempotency, tenancy.</summary>
 public sealed class EventIngestTests(EventIngestTests.Factory factory) : IClassFixture<EventIngestTests.Factory>
 {
-    public sealed class Factory : ServiceFactory
+    public sealed class Factory : EventsServiceFactory
     {
-        private Task<(TestUser Owner, Guid OrgId, HttpClient Agent, Guid KeyId)>? _org;
-
-        public Task<(TestUser Owner, Guid OrgId, HttpClient Agent, Guid KeyId)> OrgAsync() => _org ??= CreateAsync();
-
-        private async Task<(TestUser, Guid, HttpClient, Guid)> CreateAsync()
-        {
-            var owner = await this.SignUpAsync();
-            var orgId = await owner.CreateOrgAsync("Ingest");
-            var (keyId, key) = await owner.CreateApiKeyAsync(orgId, "agent");
-            return (owner, orgId, this.ClientWithApiKey(key), keyId);
-        }
 
         public async Task<long> CountAsync(Guid orgId, string? where = null, object? parameters = null)
         {

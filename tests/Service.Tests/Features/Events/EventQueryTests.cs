@@ -8,20 +8,7 @@ namespace Service.Tests.Features.Events;
 /// <summary>Querying events against the real PostgreSQL: filters, keyset pages under concurrent ingest, index use.</summary>
 public sealed class EventQueryTests(EventQueryTests.Factory factory) : IClassFixture<EventQueryTests.Factory>
 {
-    public sealed class Factory : ServiceFactory
-    {
-        private Task<(TestUser Owner, Guid OrgId, HttpClient Agent, Guid KeyId)>? _org;
-
-        public Task<(TestUser Owner, Guid OrgId, HttpClient Agent, Guid KeyId)> OrgAsync() => _org ??= CreateAsync();
-
-        private async Task<(TestUser, Guid, HttpClient, Guid)> CreateAsync()
-        {
-            var owner = await this.SignUpAsync();
-            var orgId = await owner.CreateOrgAsync("Query");
-            var (keyId, key) = await owner.CreateApiKeyAsync(orgId, "agent");
-            return (owner, orgId, this.ClientWithApiKey(key), keyId);
-        }
-    }
+    public sealed class Factory : EventsServiceFactory;
 
     private static async Task IngestAsync(HttpClient client, Guid orgId, IEnumerable<object> events)
     {
