@@ -179,6 +179,23 @@ public sealed class EventIngestTests(EventIngestTests.Factory factory) : IClassF
     }
 
     [Fact]
+    public async Task Concurrent_requests_with_one_idempotency_key_store_the_batch_once()
+    {
+        var (_, orgId, agent, _) = await factory.OrgAsync();
+        var key = $"twin-{Guid.NewGuid()}";
+        var path = $"/twins/{Guid.NewGuid()}";
+        var batch = new { events = Enumerable.Range(0, 200).Select(i => Event($"{path}/{i}")).ToArray() }; // no client ids
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => PostAsync(agent, orgId, batch, key)));
+
+        Assert.All(answers, a => Assert.Equal(HttpStatusCode.Created, a.StatusCode));
+        Assert.Equal(3, answers.Count(a => a.Headers.Contains("Idempotent-Replayed")));
+        var bodies = await Task.WhenAll(answers.Select(a => a.Content.ReadAsStringAsync()));
+        Assert.Single(bodies.Distinct());
+        Assert.Equal(200, await factory.CountAsync(orgId, "path LIKE @p", new { p = path + "/%" }));
+    }
+
+    [Fact]
     public async Task Concurrent_identical_batches_store_each_event_once()
     {
         var (_, orgId, _, _) = await factory.OrgAsync();
