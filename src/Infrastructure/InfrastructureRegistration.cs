@@ -26,8 +26,7 @@ public static class InfrastructureRegistration
         services.AddSecurity();
         services.AddFeatureFlags();
         services.AddSingleton<AuditLog>();
-        services.AddValidatedOptions<ErrorReportingOptions>(ErrorReportingOptions.Section);
-        services.AddSingleton<IValidateOptions<ErrorReportingOptions>, ErrorReportingOptionsValidator>();
+        services.AddErrorReporting();
 
         services.AddHealth();
         services.AddDatabase();

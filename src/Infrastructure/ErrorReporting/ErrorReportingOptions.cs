@@ -14,6 +14,24 @@ public sealed class ErrorReportingOptions
 
     [Range(0.0, 1.0, ErrorMessage = "ErrorReporting:SampleRate (env ErrorReporting__SampleRate): must be between 0 and 1. Fix: use 1 to send every error, 0.25 to send a quarter.")]
     public double SampleRate { get; set; } = 1.0;
+
+    /// <summary>Send the user's email with an error (off: only the user id).</summary>
+    public bool SendDefaultPii { get; set; }
+
+    /// <summary>Log lines kept per request (and for background work) and sent with an error.</summary>
+    [Range(0, 200, ErrorMessage = "ErrorReporting:MaxBreadcrumbs (env ErrorReporting__MaxBreadcrumbs): must be from 0 to 200. Fix: e.g. 30.")]
+    public int MaxBreadcrumbs { get; set; } = 30;
+
+    /// <summary>Errors waiting to be sent; beyond this they are dropped (and counted), never slowing a request.</summary>
+    [Range(1, 10_000, ErrorMessage = "ErrorReporting:QueueCapacity (env ErrorReporting__QueueCapacity): must be from 1 to 10000. Fix: e.g. 100.")]
+    public int QueueCapacity { get; set; } = 100;
+
+    [Range(1, 60, ErrorMessage = "ErrorReporting:SendTimeoutSeconds (env ErrorReporting__SendTimeoutSeconds): must be from 1 to 60. Fix: e.g. 5.")]
+    public int SendTimeoutSeconds { get; set; } = 5;
+
+    /// <summary>At shutdown, how long queued errors may take to be sent before the rest is dropped.</summary>
+    [Range(0, 60, ErrorMessage = "ErrorReporting:ShutdownTimeoutSeconds (env ErrorReporting__ShutdownTimeoutSeconds): must be from 0 to 60. Fix: e.g. 2.")]
+    public int ShutdownTimeoutSeconds { get; set; } = 2;
 }
 
 public sealed class ErrorReportingOptionsValidator : IValidateOptions<ErrorReportingOptions>

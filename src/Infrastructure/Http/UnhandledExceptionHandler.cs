@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Diagnostics;
+using Service.Infrastructure.ErrorReporting;
 
 namespace Service.Infrastructure.Http;
 
@@ -6,7 +7,8 @@ namespace Service.Infrastructure.Http;
 /// The last line: turns any exception into problem details. Malformed requests keep their 4xx status; a client that
 /// went away is not an error; everything else is a 500 whose text is only shown in Development.
 /// </summary>
-public sealed partial class UnhandledExceptionHandler(IProblemDetailsService problems, IHostEnvironment environment, ILogger<UnhandledExceptionHandler> logger)
+public sealed partial class UnhandledExceptionHandler(
+    IProblemDetailsService problems, IErrorReporter reporter, IHostEnvironment environment, ILogger<UnhandledExceptionHandler> logger)
     : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
@@ -33,6 +35,7 @@ public sealed partial class UnhandledExceptionHandler(IProblemDetailsService pro
             status = StatusCodes.Status500InternalServerError;
             title = "An unexpected error occurred";
             detail = environment.IsDevelopment() ? exception.ToString() : "The error has been logged; quote the traceId when reporting it.";
+            reporter.Capture(exception, handled: false); // before the log line, which would report it as handled
             LogUnhandled(logger, exception, context.Request.Method, context.Request.Path);
         }
 

@@ -39,5 +39,19 @@ public sealed class TestEndpoints : IStartupFilter
         // targeting sees the route's organization and the caller.
         group.MapGet("/kill-switch", () => TypedResults.Ok(new { pong = true })).RequireFeature(FeatureFlagCatalog.Workflows);
         group.MapGet("/orgs/{orgId:guid}/release", (Guid orgId) => TypedResults.Ok(new { orgId })).RequireFeature(FeatureFlagCatalog.Suggestions);
+        // A crash with a cause, after a log line, in an organization's route for its members: what an error report
+        // must carry (mapped outside the anonymous group so that the caller is known).
+        endpoints.MapGet("/test/orgs/{orgId:guid}/throw", string (Guid orgId, ILogger<TestEndpoints> logger) =>
+        {
+            logger.LogInformation("Loading the report of {OrgId}", orgId);
+            try
+            {
+                throw new FileNotFoundException("report.csv is missing");
+            }
+            catch (FileNotFoundException e)
+            {
+                throw new InvalidOperationException("The report could not be built", e);
+            }
+        }).RequireAuthorization(Service.Infrastructure.Security.AuthPolicies.OrgViewer);
     };
 }
