@@ -11,6 +11,7 @@ public static class AdminEndpoints
         ListFeatureFlags.Map(group);
         SetFeatureFlag.Map(group);
         ListAuditLog.Map(group);
+        GetDatabasePool.Map(group);
         return app;
     }
 }

@@ -13,10 +13,11 @@ public static class DatabaseRegistration
         services.AddSingleton<IValidateOptions<DatabaseOptions>, DatabaseOptionsValidator>();
 
         // One pooled data source for the whole app; Dapper runs on connections taken from it.
+        services.AddSingleton<DatabasePool>();
         services.AddSingleton(sp =>
         {
             var options = sp.GetRequiredService<IOptions<DatabaseOptions>>().Value;
-            var builder = new NpgsqlDataSourceBuilder(options.ToConnectionString().ConnectionString);
+            var builder = new NpgsqlDataSourceBuilder(options.ToConnectionString().ConnectionString) { Name = sp.GetRequiredService<DatabasePool>().Name };
             builder.UseLoggerFactory(sp.GetRequiredService<ILoggerFactory>());
             return builder.Build();
         });
@@ -26,7 +27,8 @@ public static class DatabaseRegistration
         services.AddSingleton<IStartupCheck, MigrationStartupCheck>();
         services.AddHealthChecks()
             .AddCheck<PostgresHealthCheck>("postgres", tags: ["ready"])
-            .AddCheck<MigrationsHealthCheck>("migrations", tags: ["ready"]);
+            .AddCheck<MigrationsHealthCheck>("migrations", tags: ["ready"])
+            .AddCheck<DatabasePoolHealthCheck>("database_pool", tags: ["ready"]);
         return services;
     }
 }

@@ -28,7 +28,7 @@ public sealed class HealthEndpointTests(ServiceFactory factory) : IClassFixture<
         Assert.Equal("Healthy", body.GetProperty("status").GetString());
         Assert.True(body.GetProperty("totalDurationMs").GetDouble() >= 0);
         var checks = body.GetProperty("checks");
-        foreach (var name in new[] { "postgres", "redis", "s3", "migrations" })
+        foreach (var name in new[] { "postgres", "redis", "s3", "migrations", "database_pool" })
         {
             var check = checks.GetProperty(name);
             Assert.Equal("Healthy", check.GetProperty("status").GetString());
