@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Diagnostics;
+using Npgsql;
 using Service.Infrastructure.ErrorReporting;
 
 namespace Service.Infrastructure.Http;
@@ -23,6 +24,20 @@ public sealed partial class UnhandledExceptionHandler(
         int status;
         string title;
         string? detail;
+        if (TransientDatabaseFailure(exception) is { } failure)
+        {
+            // PostgreSQL unreachable, paused, overloaded or the pool exhausted: the request may well work shortly.
+            // Readiness and this warning tell operators; one report per request would flood error reporting.
+            context.Response.Headers.RetryAfter = RetryAfterSeconds.ToString();
+            LogDatabaseUnavailable(logger, context.Request.Method, context.Request.Path, failure.GetType().Name, failure.Message);
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            return await problems.TryWriteAsync(new ProblemDetailsContext
+            {
+                HttpContext = context,
+                Exception = exception,
+                ProblemDetails = { Status = StatusCodes.Status503ServiceUnavailable, Title = "Database unavailable", Detail = "Try again shortly." },
+            });
+        }
         if (exception is BadHttpRequestException bad)
         {
             status = bad.StatusCode;
@@ -47,6 +62,29 @@ public sealed partial class UnhandledExceptionHandler(
             ProblemDetails = { Status = status, Title = title, Detail = detail },
         });
     }
+
+    private const int RetryAfterSeconds = 5;
+
+    /// <summary>
+    /// The exception (or one it wraps) that says the database is unavailable for now rather than the request wrong:
+    /// connection refused or timed out, command timeout, pool exhausted (all NpgsqlException.IsTransient), and the
+    /// server shutting down or out of connections.
+    /// </summary>
+    public static Exception? TransientDatabaseFailure(Exception exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is PostgresException postgres)
+            {
+                return postgres.SqlState is "57P01" or "57P02" or "57P03" or "53300" or "53400" ? postgres : null;
+            }
+            if (e is NpgsqlException { IsTransient: true }) return e;
+        }
+        return null;
+    }
+
+    [LoggerMessage(LogLevel.Warning, "Database unavailable for {Method} {Path}: {Error} ({Reason}); answered 503")]
+    private static partial void LogDatabaseUnavailable(ILogger logger, string method, PathString path, string error, string reason);
 
     [LoggerMessage(LogLevel.Debug, "Client aborted {Method} {Path}")]
     private static partial void LogClientAborted(ILogger logger, string method, PathString path);

@@ -41,6 +41,68 @@ public sealed class LocalServer : IAsyncDisposable
         });
     }
 
+    /// <summary>
+    /// A PostgreSQL cluster of the test's own (initdb into a temporary directory; run as the postgres user when the
+    /// tests run as root, which PostgreSQL refuses), so that it can be paused without touching other test classes.
+    /// </summary>
+    public static LocalServer Postgres()
+    {
+        var root = Directory.CreateTempSubdirectory("pg-");
+        var data = Path.Combine(root.FullName, "data");
+        var bin = Directory.GetDirectories("/usr/lib/postgresql").Select(d => Path.Combine(d, "bin")).OrderBy(d => d).Last();
+        var asRoot = Environment.UserName == "root";
+        ProcessStartInfo AsPostgres(string program, params string[] args)
+        {
+            var info = new ProcessStartInfo(asRoot ? "runuser" : Path.Combine(bin, program));
+            if (asRoot) foreach (var a in new[] { "-u", "postgres", "--", Path.Combine(bin, program) }) info.ArgumentList.Add(a);
+            foreach (var a in args) info.ArgumentList.Add(a);
+            return info;
+        }
+        return new LocalServer("postgres", port =>
+        {
+            if (asRoot) Run(new ProcessStartInfo("chown", ["-R", "postgres:postgres", root.FullName]));
+            Run(AsPostgres("initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"));
+            return AsPostgres("postgres", "-D", data, "-p", port.ToString(), "-k", root.FullName, "-c", "listen_addresses=127.0.0.1",
+                "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off");
+        }) { _pauseGroup = () => PostgresProcesses(data) };
+    }
+
+    private Func<int[]>? _pauseGroup;
+
+    /// <summary>SIGSTOP to the server and every backend: connections stay open, nothing answers.</summary>
+    public void Pause() => Signal("-STOP");
+
+    public void Resume() => Signal("-CONT");
+
+    private void Signal(string signal)
+    {
+        var pids = _pauseGroup?.Invoke() ?? throw new InvalidOperationException($"{Name} cannot be paused");
+        Run(new ProcessStartInfo("kill", [signal, .. pids.Select(p => p.ToString())]));
+    }
+
+    // The postmaster (first line of postmaster.pid) and its children (backends, background workers).
+    private static int[] PostgresProcesses(string data)
+    {
+        var postmaster = int.Parse(File.ReadLines(Path.Combine(data, "postmaster.pid")).First());
+        var children = Directory.GetDirectories("/proc").Select(d => Path.GetFileName(d)).Where(n => n.All(char.IsDigit)).Select(int.Parse)
+            .Where(pid =>
+            {
+                try { return File.ReadAllText($"/proc/{pid}/stat").Split(' ')[3] == postmaster.ToString(); }
+                catch (IOException) { return false; }
+            });
+        return [postmaster, .. children];
+    }
+
+    private static void Run(ProcessStartInfo info)
+    {
+        info.RedirectStandardOutput = true;
+        info.RedirectStandardError = true;
+        using var process = Process.Start(info)!;
+        var output = process.StandardOutput.ReadToEnd() + process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0) throw new InvalidOperationException($"{info.FileName} {string.Join(' ', info.ArgumentList)} failed: {output}");
+    }
+
     public async Task StartAsync()
     {
         var info = _startInfo(Port);
