@@ -27,3 +27,17 @@ wrk_figures() {
   for p in "$@"; do line="$line $(to_ms "$(echo "$out" | awk -v p="$p" '$1 == p { print $2 }')")"; done
   echo "$line"
 }
+
+# Starts the Release build in Production with rate limiting off on 127.0.0.1:PORT, logging to LOG, and waits until
+# it is live. Extra settings come as NAME=value arguments. Sets $service_pid.
+#   start_service "$app" "$port" "$work/service.log" Uploads__MaxSizeBytes=...
+start_service() {
+  local app=$1 port=$2 log=$3; shift 3
+  env ENVIRONMENT=production SECRET_KEY="bench-secret-$(head -c 24 /dev/urandom | base64)" CORS_ORIGINS=http://localhost:3000 \
+    Storage__ForcePathStyle=true Logging__LogLevel__Default=Warning Http__ShutdownDelaySeconds=0 RateLimits__Enabled=false "$@" \
+    dotnet "$app" --urls "http://127.0.0.1:$port" >"$log" 2>&1 &
+  service_pid=$!
+  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/health/live" >/dev/null 2>&1 && return; sleep 0.1; done
+  echo "the service did not start; see $log" >&2
+  exit 1
+}

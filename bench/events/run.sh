@@ -39,13 +39,8 @@ cleanup() {
 trap cleanup EXIT
 
 port=$(free_port)
-DATABASE_URL="$bench_url" ENVIRONMENT=production SECRET_KEY="bench-secret-$(head -c 24 /dev/urandom | base64)" \
-CORS_ORIGINS=http://localhost:3000 Storage__ForcePathStyle=true Logging__LogLevel__Default=Warning \
-Http__ShutdownDelaySeconds=0 RateLimits__Enabled=false \
-  dotnet "$app" --urls "http://127.0.0.1:$port" >"$work/service.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/health/live" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fs "http://127.0.0.1:$port/health/live" >/dev/null || { echo "the service did not start; see $work/service.log" >&2; exit 1; }
+start_service "$app" "$port" "$work/service.log" DATABASE_URL="$bench_url"
+pid=$service_pid
 
 conn=$(python3 - "$bench_url" <<'PY'
 import sys, urllib.parse

@@ -27,13 +27,9 @@ cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; 
 trap cleanup EXIT
 
 port=$(free_port)
-ENVIRONMENT=production SECRET_KEY="bench-secret-$(head -c 24 /dev/urandom | base64)" CORS_ORIGINS=http://localhost:3000 \
-Storage__ForcePathStyle=true Logging__LogLevel__Default=Warning Http__ShutdownDelaySeconds=0 RateLimits__Enabled=false \
-Uploads__MaxSizeBytes=$(( (SIZE_MIB + 1) * 1024 * 1024 )) Uploads__PartSizeBytes="$PART_SIZE" \
-  dotnet "$app" --urls "http://127.0.0.1:$port" >"$work/service.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/health/live" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fs "http://127.0.0.1:$port/health/live" >/dev/null || { echo "the service did not start; see $work/service.log" >&2; exit 1; }
+start_service "$app" "$port" "$work/service.log" \
+  Uploads__MaxSizeBytes=$(( (SIZE_MIB + 1) * 1024 * 1024 )) Uploads__PartSizeBytes="$PART_SIZE"
+pid=$service_pid
 
 dotnet bench/uploads/bin/Release/net10.0/UploadBench.dll "http://127.0.0.1:$port" "$pid" "$S3_ENDPOINT" "$S3_BUCKET" \
   "$SIZE_MIB" "$PART_SIZE" "$ROUNDS" "$work"
