@@ -27,6 +27,7 @@ public static class InfrastructureRegistration
         services.AddFeatureFlags();
         services.AddSingleton<AuditLog>();
         services.AddErrorReporting();
+        services.AddHostedService<Telemetry>();
 
         services.AddHealth();
         services.AddDatabase();

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
 using Service.Infrastructure.FeatureFlags;
+using Service.Infrastructure.Observability;
 using Service.Infrastructure.RateLimiting;
 using Service.Infrastructure.Security;
 
@@ -90,6 +91,7 @@ public static partial class IngestEvents
                 new { Response = JsonSerializer.Serialize(response, JsonSerializerOptions.Web), orgId, sourceId, idempotencyKey }, transaction, cancellationToken: cancellationToken));
         }
         await transaction.CommitAsync(cancellationToken);
+        ServiceDiagnostics.Ingested(inserted);
         return TypedResults.Created((string?)null, response);
     }
 

@@ -1,6 +1,7 @@
 using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Service.Infrastructure.Observability;
 
 namespace Service.Features.Events;
 
@@ -19,6 +20,7 @@ public sealed class PurgeExpiredEvents(IServiceProvider services, TimeProvider t
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(options.RetentionIntervalSeconds), time);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
+            using var run = ServiceDiagnostics.StartJob("events.retention");
             try
             {
                 await RunOnceAsync(dataSource, options, stoppingToken);
@@ -29,10 +31,12 @@ public sealed class PurgeExpiredEvents(IServiceProvider services, TimeProvider t
             }
             catch (NpgsqlException e)
             {
+                ServiceDiagnostics.JobFailed("events.retention", run, e);
                 logger.LogWarning("Event retention skipped this round: the database is unavailable ({Error})", e.GetType().Name);
             }
             catch (Exception e)
             {
+                ServiceDiagnostics.JobFailed("events.retention", run, e);
                 logger.LogError(e, "Event retention failed");
             }
         }

@@ -4,6 +4,7 @@ using Amazon.S3.Model;
 using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Service.Infrastructure.Observability;
 using Service.Infrastructure.Storage;
 
 namespace Service.Features.Uploads;
@@ -38,6 +39,7 @@ public sealed class CleanUpUploads(IServiceProvider services, TimeProvider time,
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(interval), time);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
+            using var run = ServiceDiagnostics.StartJob("uploads.cleanup");
             try
             {
                 await RunOnceAsync(stoppingToken);
@@ -48,10 +50,12 @@ public sealed class CleanUpUploads(IServiceProvider services, TimeProvider time,
             }
             catch (Exception e) when (e is NpgsqlException || e.IsStorageFailure(stoppingToken))
             {
+                ServiceDiagnostics.JobFailed("uploads.cleanup", run, e);
                 logger.LogWarning("Upload cleanup skipped this round: a dependency is unavailable ({Error})", e.GetType().Name);
             }
             catch (Exception e)
             {
+                ServiceDiagnostics.JobFailed("uploads.cleanup", run, e);
                 logger.LogError(e, "Upload cleanup failed");
             }
         }

@@ -4,9 +4,20 @@ using Microsoft.Extensions.Options;
 namespace Service.Infrastructure.ErrorReporting;
 
 /// <summary>Envelopes waiting for the sender; bounded, so a slow or dead Sentry costs memory, never request time.</summary>
-public sealed class ErrorReportQueue(IOptions<ErrorReportingOptions> options)
+public sealed class ErrorReportQueue : IDisposable
 {
+    private readonly IOptions<ErrorReportingOptions> options;
+    private readonly System.Diagnostics.Metrics.Meter _meter = new("Service.ErrorReporting");
     private Channel<byte[]>? _channel;
+
+    public ErrorReportQueue(IOptions<ErrorReportingOptions> options)
+    {
+        this.options = options;
+        _meter.CreateObservableCounter("error_reports.dropped", () => Dropped + RateLimited, "{event}", "Error reports not sent: queue full or Sentry rate limit");
+        _meter.CreateObservableCounter("error_reports.sent", () => Sent, "{event}", "Error reports Sentry accepted");
+    }
+
+    public void Dispose() => _meter.Dispose();
     private long _dropped;
     private long _rateLimited;
     private long _sent;

@@ -1,3 +1,4 @@
+using Service.Infrastructure.Observability;
 using Microsoft.Extensions.Options;
 using Microsoft.FeatureManagement;
 using Microsoft.FeatureManagement.FeatureFilters;
@@ -25,9 +26,9 @@ public static class FeatureGate
             endpoint.RequestDelegate = context =>
             {
                 var enabled = features.IsEnabledAsync(flag.Name);
-                return enabled.IsCompletedSuccessfully
-                    ? enabled.Result ? next(context) : RejectAsync(context, flag)
-                    : AwaitThenAsync(enabled, context, next, flag);
+                if (!enabled.IsCompletedSuccessfully) return AwaitThenAsync(enabled, context, next, flag);
+                ServiceDiagnostics.FlagEvaluated(flag.Name, enabled.Result);
+                return enabled.Result ? next(context) : RejectAsync(context, flag);
             };
         });
         return builder;
@@ -35,7 +36,9 @@ public static class FeatureGate
 
     private static async Task AwaitThenAsync(Task<bool> enabled, HttpContext context, RequestDelegate next, FeatureFlag flag)
     {
-        if (await enabled) await next(context);
+        var result = await enabled;
+        ServiceDiagnostics.FlagEvaluated(flag.Name, result);
+        if (result) await next(context);
         else await RejectAsync(context, flag);
     }
 

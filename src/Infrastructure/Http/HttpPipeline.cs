@@ -67,6 +67,7 @@ public static class HttpPipeline
         app.UseStatusCodePages(); // empty 404/405 and friends get a problem details body
         app.UseCors(CorsPolicyName);
         app.UseRouting();
+        app.UseMiddleware<Observability.RouteTagging>();
         app.UseMiddleware<RequestBodyLimit>(); // after routing: an endpoint may declare its own limit
         app.UseAuthentication();
         app.UseRateLimiter(); // after authentication (limits are per user or key), before authorization and the endpoint

@@ -1,0 +1,38 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace Service.Infrastructure.Observability;
+
+/// <summary>
+/// The service's own spans and metrics (besides what ASP.NET Core, HttpClient and Npgsql emit): background jobs,
+/// flag evaluations, ingested events. Everything named "Service.*" is exported when telemetry is on.
+/// </summary>
+public static class ServiceDiagnostics
+{
+    public const string Prefix = "Service";
+    public static readonly ActivitySource Jobs = new("Service.Jobs");
+    public static readonly Meter Meter = new("Service");
+
+    private static readonly Counter<long> JobRuns = Meter.CreateCounter<long>("jobs.runs", "{run}", "Background job runs, by job");
+    private static readonly Counter<long> JobFailures = Meter.CreateCounter<long>("jobs.failures", "{run}", "Background job runs that failed, by job");
+    private static readonly Counter<long> FlagEvaluations = Meter.CreateCounter<long>("feature_flags.evaluations", "{evaluation}", "Feature gate evaluations, by flag and result");
+    private static readonly Counter<long> EventsIngested = Meter.CreateCounter<long>("events.ingested", "{event}", "Events stored by ingest (duplicates not counted)");
+
+    /// <summary>A span and a run count for one round of a background job; dispose it when the round ends.</summary>
+    public static Activity? StartJob(string job)
+    {
+        JobRuns.Add(1, new KeyValuePair<string, object?>("job", job));
+        return Jobs.StartActivity($"job {job}", ActivityKind.Internal)?.SetTag("job.name", job);
+    }
+
+    public static void JobFailed(string job, Activity? activity, Exception e)
+    {
+        JobFailures.Add(1, new KeyValuePair<string, object?>("job", job));
+        activity?.SetStatus(ActivityStatusCode.Error, e.GetType().Name);
+    }
+
+    public static void FlagEvaluated(string flag, bool enabled) =>
+        FlagEvaluations.Add(1, new KeyValuePair<string, object?>("feature", flag), new KeyValuePair<string, object?>("enabled", enabled));
+
+    public static void Ingested(int events) => EventsIngested.Add(events);
+}

@@ -1,0 +1,56 @@
+using Service.Tests.Fixtures;
+
+namespace Service.Tests.Infrastructure.Observability;
+
+/// <summary>
+/// OTLP/HTTP export to a local receiver (the recording listener of the error-reporting tests; OTLP bodies are
+/// protobuf, in which names and string attributes stand as plain UTF-8).
+/// </summary>
+public sealed class TelemetryTests(TelemetryTests.Factory factory) : IClassFixture<TelemetryTests.Factory>
+{
+    public sealed class Factory : ServiceFactory
+    {
+        public FakeSentry Collector { get; } = new();
+
+        public override async Task InitializeAsync()
+        {
+            await base.InitializeAsync();
+            Settings["OTEL_EXPORTER_OTLP_ENDPOINT"] = $"http://127.0.0.1:{Collector.Port}";
+            Settings["Telemetry:ExportIntervalMilliseconds"] = "200";
+        }
+
+        public override async ValueTask DisposeAsync()
+        {
+            await base.DisposeAsync();
+            await Collector.DisposeAsync();
+        }
+    }
+
+    private async Task<string> ReceivedAsync(string path, params string[] fragments)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (true)
+        {
+            var match = factory.Collector.Requests.FirstOrDefault(r => r.Path == path && fragments.All(f => r.Body.Contains(f)));
+            if (match is not null) return match.Body;
+            Assert.True(DateTime.UtcNow < deadline, $"no {path} export with {string.Join(", ", fragments)} within 15 s ({factory.Collector.Requests.Count} requests)");
+            await Task.Delay(100);
+        }
+    }
+
+    [Fact]
+    public async Task A_request_is_exported_as_a_server_span_named_by_its_route_and_custom_metrics_are_exported()
+    {
+        var owner = await factory.SignUpAsync();
+        var orgId = await owner.CreateOrgAsync("Traced");
+        var ingest = await owner.Client.PostAsJsonAsync($"/api/v1/orgs/{orgId}/events",
+            new { events = new[] { new { type = "file_opened", occurredAt = DateTimeOffset.UtcNow.ToString("O"), path = "/traced.txt" } } });
+        await Identity.EnsureAsync(ingest, HttpStatusCode.Created);
+
+        var traces = await ReceivedAsync("/v1/traces", "POST /api/v1/orgs/{orgId:guid}/events/", "http.route");
+        Assert.Contains("workflow-service", traces); // service.name resource
+
+        await ReceivedAsync("/v1/metrics", "events.ingested", "feature_flags.evaluations", "EventIngest");
+        await ReceivedAsync("/v1/metrics", "http.server.request.duration");
+    }
+}
