@@ -109,7 +109,7 @@ public static class CompleteUpload
             int read;
             while (filled < buffer.Length && (read = await sample.ResponseStream.ReadAsync(buffer.AsMemory(filled), token)) > 0) filled += read;
             return buffer.AsMemory(0, filled);
-        }, cancellationToken);
+        }, cancellationToken, "GetObject");
         return UploadContent.Check(row.ContentType, row.FileName, leading, SettingLists.Split(options.AllowedContentTypes));
     }
 }

@@ -1,3 +1,4 @@
+using Service.Infrastructure.Observability;
 using System.Text.Json;
 using Dapper;
 using Npgsql;
@@ -52,6 +53,7 @@ public sealed class FeatureFlagStore(NpgsqlDataSource dataSource, AuditLog audit
     /// <summary>Writes the new value and its audit record in one transaction; returns the row as it was before (null: never set).</summary>
     public async Task<(StoredFeatureFlag? Previous, StoredFeatureFlag Current)> SetAsync(FeatureFlagChange change, FeatureFlagActor actor, CancellationToken cancellationToken)
     {
+        using var span = ServiceDiagnostics.StartFlagChange(change.Flag.Name, change.Enabled, actor.DisplayName);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         // Serializes changes of one flag, so each audit record's old value is the one it really replaced,

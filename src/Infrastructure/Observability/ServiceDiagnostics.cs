@@ -11,6 +11,7 @@ public static class ServiceDiagnostics
 {
     public const string Prefix = "Service";
     public static readonly ActivitySource Jobs = new("Service.Jobs");
+    public static readonly ActivitySource Operations = new("Service.Operations");
     public static readonly Meter Meter = new("Service");
 
     private static readonly Counter<long> JobRuns = Meter.CreateCounter<long>("jobs.runs", "{run}", "Background job runs, by job");
@@ -35,4 +36,16 @@ public static class ServiceDiagnostics
         FlagEvaluations.Add(1, new KeyValuePair<string, object?>("feature", flag), new KeyValuePair<string, object?>("enabled", enabled));
 
     public static void Ingested(int events) => EventsIngested.Add(events);
+
+    /// <summary>A client span around one call to a dependency (S3 today), e.g. "s3 PutObject".</summary>
+    public static Activity? StartDependencyCall(string system, string operation) =>
+        Operations.StartActivity($"{system} {operation}", ActivityKind.Client)?.SetTag("peer.service", system).SetTag("rpc.method", operation);
+
+    public static Activity? StartFlagChange(string flag, bool enabled, string actor) =>
+        Operations.StartActivity("feature_flag.change", ActivityKind.Internal)?
+            .SetTag("feature", flag).SetTag("enabled", enabled).SetTag("actor", actor);
+
+    /// <summary>Marks the request's span: refused by a rate-limit policy (the span of a 429 says why).</summary>
+    public static void RateLimited(string policy) =>
+        Activity.Current?.AddEvent(new ActivityEvent("ratelimit.rejected", tags: new ActivityTagsCollection { ["policy"] = policy }));
 }

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Polly;
 using Polly.CircuitBreaker;
 using Polly.Timeout;
+using Service.Infrastructure.Observability;
 using Service.Infrastructure.Settings;
 using StackExchange.Redis;
 
@@ -95,6 +96,7 @@ public sealed partial class DistributedRateLimiter : PartitionedRateLimiter<Http
             return RateLimitDecisionLease.Granted;
         }
         _telemetry.Rejected(policy.Name);
+        ServiceDiagnostics.RateLimited(policy.Name);
         return RateLimitDecisionLease.Refused(policy.Name, decision);
     }
 

@@ -1,9 +1,11 @@
+using System.Diagnostics;
 using System.Net;
 using Amazon.Runtime;
 using Microsoft.Extensions.Options;
 using Polly;
 using Polly.CircuitBreaker;
 using Polly.Timeout;
+using Service.Infrastructure.Observability;
 
 namespace Service.Infrastructure.Storage;
 
@@ -50,8 +52,20 @@ public sealed class StorageCalls
 
     public CircuitBreakerStateProvider Circuit { get; } = new();
 
-    public async Task<T> ExecuteAsync<T>(Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken) =>
-        await _pipeline.ExecuteAsync(async token => await call(token), cancellationToken);
+    /// <param name="operation">The span's name; by default the SDK response type's ("PutObjectResponse" → "PutObject").</param>
+    public async Task<T> ExecuteAsync<T>(Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken, string? operation = null)
+    {
+        using var span = ServiceDiagnostics.StartDependencyCall("s3", operation ?? typeof(T).Name.Replace("Response", ""));
+        try
+        {
+            return await _pipeline.ExecuteAsync(async token => await call(token), cancellationToken);
+        }
+        catch (Exception e)
+        {
+            span?.SetStatus(ActivityStatusCode.Error, e.GetType().Name);
+            throw;
+        }
+    }
 
     /// <summary>
     /// S3 is failing, as opposed to answering "no such key" or "forbidden" (the server works; the request does not)

@@ -50,6 +50,10 @@ public sealed class TelemetryTests(TelemetryTests.Factory factory) : IClassFixtu
         var traces = await ReceivedAsync("/v1/traces", "POST /api/v1/orgs/{orgId:guid}/events/", "http.route");
         Assert.Contains("workflow-service", traces); // service.name resource
 
+        var upload = await owner.Client.PostAsync($"/api/v1/orgs/{orgId}/uploads", Features.Uploads.UploadRequests.Form("hi\n"u8.ToArray(), "a.txt", "text/plain"));
+        await Identity.EnsureAsync(upload, HttpStatusCode.Created);
+        await ReceivedAsync("/v1/traces", "s3 PutObject", "POST /api/v1/orgs/{orgId:guid}/uploads/");
+
         await ReceivedAsync("/v1/metrics", "events.ingested", "feature_flags.evaluations", "EventIngest");
         await ReceivedAsync("/v1/metrics", "http.server.request.duration");
     }
