@@ -8,6 +8,7 @@ using Service.Infrastructure.Http;
 using Service.Infrastructure.Observability;
 using Service.Infrastructure.RateLimiting;
 using Service.Infrastructure.Redis;
+using Service.Infrastructure.Resilience;
 using Service.Infrastructure.Security;
 using Service.Infrastructure.Settings;
 using Service.Infrastructure.Storage;
@@ -26,6 +27,7 @@ public static class InfrastructureRegistration
         services.AddSecurity();
         services.AddFeatureFlags();
         services.AddSingleton<AuditLog>();
+        services.AddSingleton<DependencyPipelines>();
         services.AddErrorReporting();
         services.AddHostedService<Telemetry>();
 

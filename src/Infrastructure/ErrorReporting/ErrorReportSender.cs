@@ -1,6 +1,9 @@
 using System.Globalization;
 using System.Net;
 using Microsoft.Extensions.Options;
+using Polly;
+using Polly.CircuitBreaker;
+using Service.Infrastructure.Resilience;
 
 namespace Service.Infrastructure.ErrorReporting;
 
@@ -10,10 +13,12 @@ namespace Service.Infrastructure.ErrorReporting;
 /// sends what is queued within ErrorReporting:ShutdownTimeoutSeconds.
 /// </summary>
 public sealed class ErrorReportSender(
-    SentryErrorReporter reporter, ErrorReportQueue queue, IOptions<ErrorReportingOptions> options, TimeProvider time, ILogger<ErrorReportSender> logger)
+    SentryErrorReporter reporter, ErrorReportQueue queue, IOptions<ErrorReportingOptions> options, DependencyPipelines pipelines, TimeProvider time,
+    ILogger<ErrorReportSender> logger)
     : BackgroundService
 {
     private HttpClient? _client;
+    private ResiliencePipeline? _pipeline;
     private DateTimeOffset _blockedUntil = DateTimeOffset.MinValue;
     private readonly CancellationTokenSource _shutdownDeadline = new();
 
@@ -25,6 +30,10 @@ public sealed class ErrorReportSender(
         {
             Timeout = TimeSpan.FromSeconds(settings.SendTimeoutSeconds),
         };
+        // Retried: an envelope carries its event_id, so Sentry keeps one copy of an event sent twice.
+        _pipeline = pipelines.Build(new DependencyPolicy("sentry", TimeSpan.FromSeconds(settings.SendTimeoutSeconds), TimeSpan.FromSeconds(60),
+            MinimumThroughput: 5, (e, token) => e is HttpRequestException or IOException || e is TaskCanceledException && !token.IsCancellationRequested,
+            Retries: 2), new CircuitBreakerStateProvider());
         var auth = $"Sentry sentry_version=7, sentry_key={dsn.PublicKey}, sentry_client=workflow-service/{SentryErrorReporter.Release}";
         // Reads until the queue is completed at shutdown (not until stoppingToken): what is queued still goes out.
         try
@@ -56,10 +65,16 @@ public sealed class ErrorReportSender(
     {
         try
         {
-            using var request = new HttpRequestMessage(HttpMethod.Post, dsn.EnvelopeUri) { Content = new ByteArrayContent(envelope) };
-            request.Content.Headers.ContentType = new("application/x-sentry-envelope");
-            request.Headers.TryAddWithoutValidation("X-Sentry-Auth", auth);
-            using var response = await _client!.SendAsync(request, _shutdownDeadline.Token);
+            using var response = await _pipeline!.ExecuteAsync(async token =>
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Post, dsn.EnvelopeUri) { Content = new ByteArrayContent(envelope) };
+                request.Content.Headers.ContentType = new("application/x-sentry-envelope");
+                request.Headers.TryAddWithoutValidation("X-Sentry-Auth", auth);
+                var answer = await _client!.SendAsync(request, token);
+                if ((int)answer.StatusCode < 500) return answer;
+                answer.Dispose();
+                throw new HttpRequestException($"Sentry answered {(int)answer.StatusCode}", null, answer.StatusCode);
+            }, _shutdownDeadline.Token);
             var blockedFor = RateLimit(response);
             if (blockedFor is { } wait)
             {
@@ -70,7 +85,7 @@ public sealed class ErrorReportSender(
             else if (response.StatusCode == HttpStatusCode.TooManyRequests) queue.CountRateLimited();
             else queue.CountFailed();
         }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException)
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException or ExecutionRejectedException)
         {
             queue.CountFailed();
         }

@@ -4,6 +4,7 @@ using Polly;
 using Polly.CircuitBreaker;
 using Polly.Timeout;
 using Service.Infrastructure.Observability;
+using Service.Infrastructure.Resilience;
 using Service.Infrastructure.Settings;
 using StackExchange.Redis;
 
@@ -27,7 +28,7 @@ public sealed partial class DistributedRateLimiter : PartitionedRateLimiter<Http
     private long _lastWarningTicks;
 
     public DistributedRateLimiter(IOptionsMonitor<RateLimitOptions> options, RedisWindowStore redis, LocalWindowStore local,
-        RateLimitTelemetry telemetry, TimeProvider time, ILogger<DistributedRateLimiter> logger)
+        RateLimitTelemetry telemetry, TimeProvider time, DependencyPipelines pipelines, ILogger<DistributedRateLimiter> logger)
     {
         _options = options;
         _redis = redis;
@@ -36,18 +37,10 @@ public sealed partial class DistributedRateLimiter : PartitionedRateLimiter<Http
         _time = time;
         _logger = logger;
         var settings = options.CurrentValue;
-        _redisCalls = new ResiliencePipelineBuilder()
-            .AddCircuitBreaker(new CircuitBreakerStrategyOptions
-            {
-                FailureRatio = 0.5,
-                MinimumThroughput = 10, // a burst's few slow answers must not open it; a dead Redis fails ten calls in no time
-                SamplingDuration = TimeSpan.FromSeconds(10),
-                BreakDuration = TimeSpan.FromSeconds(settings.BreakSeconds),
-                StateProvider = Circuit,
-                ShouldHandle = new PredicateBuilder().Handle<RedisException>().Handle<TimeoutException>().Handle<TimeoutRejectedException>(),
-            })
-            .AddTimeout(TimeSpan.FromMilliseconds(settings.RedisTimeoutMilliseconds))
-            .Build();
+        // No retry: the decision script counts the request, and a rate decision must not wait.
+        // Minimum throughput 10: a burst's few slow answers must not open it; a dead Redis fails ten calls in no time.
+        _redisCalls = pipelines.Build(new DependencyPolicy("redis", TimeSpan.FromMilliseconds(settings.RedisTimeoutMilliseconds),
+            TimeSpan.FromSeconds(settings.BreakSeconds), MinimumThroughput: 10, (e, _) => e is RedisException or TimeoutException, SamplingSeconds: 10), Circuit);
     }
 
     /// <summary>Closed while Redis answers; open (no Redis calls) after repeated failures, until the break ends.</summary>

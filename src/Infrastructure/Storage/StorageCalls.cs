@@ -6,6 +6,7 @@ using Polly;
 using Polly.CircuitBreaker;
 using Polly.Timeout;
 using Service.Infrastructure.Observability;
+using Service.Infrastructure.Resilience;
 
 namespace Service.Infrastructure.Storage;
 
@@ -17,37 +18,15 @@ namespace Service.Infrastructure.Storage;
 public sealed class StorageCalls
 {
     private readonly ResiliencePipeline _pipeline;
-    private readonly ILogger<StorageCalls> _logger;
     private readonly TimeSpan _breakDuration;
 
-    public StorageCalls(IOptions<StorageOptions> options, ILogger<StorageCalls> logger)
+    public StorageCalls(IOptions<StorageOptions> options, DependencyPipelines pipelines)
     {
-        _logger = logger;
         var settings = options.Value;
         _breakDuration = TimeSpan.FromSeconds(settings.BreakSeconds);
-        _pipeline = new ResiliencePipelineBuilder()
-            .AddCircuitBreaker(new CircuitBreakerStrategyOptions
-            {
-                FailureRatio = 0.5,
-                MinimumThroughput = settings.BreakerMinimumThroughput,
-                SamplingDuration = TimeSpan.FromSeconds(30),
-                BreakDuration = TimeSpan.FromSeconds(settings.BreakSeconds),
-                StateProvider = Circuit,
-                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } e && IsOutage(e, args.Context.CancellationToken)),
-                OnOpened = args =>
-                {
-                    _logger.LogWarning("S3 circuit opened for {BreakSeconds} s after repeated failures ({Error}); storage requests answer 503 meanwhile",
-                        args.BreakDuration.TotalSeconds, args.Outcome.Exception?.GetType().Name);
-                    return ValueTask.CompletedTask;
-                },
-                OnClosed = _ =>
-                {
-                    _logger.LogInformation("S3 circuit closed: storage answers again");
-                    return ValueTask.CompletedTask;
-                },
-            })
-            .AddTimeout(TimeSpan.FromSeconds(settings.TimeoutSeconds))
-            .Build();
+        // No retry here: the SDK already retries its retryable errors (MaxErrorRetry) within this timeout.
+        _pipeline = pipelines.Build(new DependencyPolicy("s3", TimeSpan.FromSeconds(settings.TimeoutSeconds), _breakDuration,
+            settings.BreakerMinimumThroughput, IsOutage), Circuit);
     }
 
     public CircuitBreakerStateProvider Circuit { get; } = new();

@@ -155,6 +155,8 @@ public sealed class UploadStorageOutageTests(UploadStorageOutageTests.Factory fa
         await Task.Delay(TimeSpan.FromSeconds(BreakSeconds + 0.5));
         var after = await UploadAsync(client, orgId, "back\n"u8.ToArray(), "back.txt", "text/plain");
         await Identity.EnsureAsync(after, HttpStatusCode.Created);
+        var circuitLog = instance.Logs.Lines.Where(l => l.Message.StartsWith("s3 circuit")).Select(l => l.Message.Split(' ')[2]).ToArray();
+        Assert.Equal(["opened", "half-open:", "closed:"], circuitLog);
         Assert.Empty(await UploadsNamedAsync(owner, orgId, "refused.txt", "ready"));
     }
 
