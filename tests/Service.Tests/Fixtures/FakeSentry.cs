@@ -27,6 +27,9 @@ public sealed class FakeSentry : IAsyncDisposable
     /// <summary>The answer to the next requests; null: hold the connection and never answer.</summary>
     public Func<int, (HttpStatusCode Status, Dictionary<string, string> Headers)?> Answer { get; set; } = _ => (HttpStatusCode.OK, []);
 
+    /// <summary>How long each answer takes (a slow ingest endpoint).</summary>
+    public TimeSpan AnswerDelay { get; set; }
+
     public sealed record Received(string Path, string? Auth, string? ContentType, string Body)
     {
         public string[] Lines => Body.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -59,6 +62,7 @@ public sealed class FakeSentry : IAsyncDisposable
                 Requests.Enqueue(new Received(context.Request.Url!.AbsolutePath, context.Request.Headers["X-Sentry-Auth"], context.Request.ContentType, await reader.ReadToEndAsync()));
             }
             if (Answer(index++) is not { } answer) continue; // never answered
+            if (AnswerDelay > TimeSpan.Zero) await Task.Delay(AnswerDelay);
             context.Response.StatusCode = (int)answer.Status;
             foreach (var (name, value) in answer.Headers) context.Response.Headers[name] = value;
             context.Response.Close();

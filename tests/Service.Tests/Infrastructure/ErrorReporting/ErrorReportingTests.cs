@@ -202,6 +202,23 @@ public sealed class ErrorReportingTests(ErrorReportingTests.Factory factory) : I
     }
 
     [Theory]
+    [InlineData("2", 5)]  // five answers of 300 ms fit in 2 s
+    [InlineData("0", 1)]  // no time: what is in flight at most
+    public async Task Shutdown_sends_what_is_queued_within_its_timeout(string shutdownSeconds, int atMost)
+    {
+        await using var sentry = new FakeSentry { AnswerDelay = TimeSpan.FromMilliseconds(300) };
+        var instance = await factory.ReportingToAsync(sentry, ("ErrorReporting:ShutdownTimeoutSeconds", shutdownSeconds));
+        var client = instance.CreateClient();
+        for (var i = 0; i < 5; i++) await client.GetAsync("/test/throw");
+
+        await instance.DisposeAsync();
+        await Task.Delay(500);
+
+        if (atMost == 5) Assert.Equal(5, sentry.Requests.Count);
+        else Assert.True(sentry.Requests.Count <= 2, $"{sentry.Requests.Count} sent with no shutdown time");
+    }
+
+    [Theory]
     [InlineData(200, "60:error;transaction:key, 2700:default:organization", null, 2700)]
     [InlineData(200, "60:transaction:key", null, null)]
     [InlineData(429, "30::organization", null, 30)]
