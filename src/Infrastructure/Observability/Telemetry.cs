@@ -73,7 +73,8 @@ public sealed class RouteTagging(RequestDelegate next)
 {
     public Task InvokeAsync(HttpContext context)
     {
-        if (Activity.Current is { } activity && context.GetEndpoint() is RouteEndpoint { RoutePattern.RawText: { } route })
+        // Only for spans being recorded (an exporter listens): nothing to do, and nothing allocated, when telemetry is off.
+        if (Activity.Current is { Recorded: true } activity && context.GetEndpoint() is RouteEndpoint { RoutePattern.RawText: { } route })
         {
             var template = "/" + route.TrimStart('/');
             activity.DisplayName = $"{context.Request.Method} {template}";
