@@ -57,7 +57,14 @@ public sealed class ErrorReportSender(
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         queue.Complete();
-        _shutdownDeadline.CancelAfter(TimeSpan.FromSeconds(options.Value.ShutdownTimeoutSeconds));
+        try
+        {
+            _shutdownDeadline.CancelAfter(TimeSpan.FromSeconds(options.Value.ShutdownTimeoutSeconds));
+        }
+        catch (ObjectDisposedException)
+        {
+            // Stopped and disposed already: a host stopped twice (the test host's Dispose after DisposeAsync).
+        }
         await base.StopAsync(cancellationToken);
     }
 
