@@ -62,6 +62,7 @@ public sealed class Telemetry(IConfiguration configuration, ILogger<Telemetry> l
     {
         _traces?.Dispose();
         _metrics?.Dispose();
+        (_traces, _metrics) = (null, null); // a host stopped again after disposal flushes nothing
     }
 }
 
