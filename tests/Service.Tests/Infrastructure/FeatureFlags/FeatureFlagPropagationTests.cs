@@ -94,7 +94,7 @@ public sealed class FeatureFlagPropagationTests(FeatureFlagPropagationTests.Fact
         await using var redisProxy = new TcpProxy(redis.Host, redis.Port);
         await using var isolated = await factory.AnotherInstanceAsync();
         isolated.Settings["Database:Url"] = $"postgres://postgres@127.0.0.1:{databaseProxy.Port}/{factory.DatabaseName}";
-        isolated.Settings["Database:ConnectTimeoutSeconds"] = "1";
+        isolated.Settings["Database:ConnectTimeoutSeconds"] = "5"; // must start on a loaded machine; once cut, connections are refused at once
         isolated.Settings["Redis:Url"] = $"redis://127.0.0.1:{redisProxy.Port}";
         isolated.Settings["FeatureFlags:PollIntervalSeconds"] = "1";
         isolated.Settings["RateLimits:Enabled"] = "false";

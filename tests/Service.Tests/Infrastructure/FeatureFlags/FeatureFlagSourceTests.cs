@@ -93,7 +93,7 @@ public sealed class FeatureFlagSourceTests(OperatorServiceFactory factory) : ICl
         await using var proxy = new TcpProxy(postgres.Host, postgres.Port);
         await using var instance = await factory.AnotherInstanceAsync();
         instance.Settings["Database:Url"] = $"postgres://postgres@127.0.0.1:{proxy.Port}/{factory.DatabaseName}";
-        instance.Settings["Database:ConnectTimeoutSeconds"] = "1";
+        instance.Settings["Database:ConnectTimeoutSeconds"] = "5"; // the startup check must get through on a loaded machine; once cut, connections are refused at once
         instance.Settings["FeatureFlags:PollIntervalSeconds"] = "1";
         // The migration check must reach the database to let the instance start; the flags load right after must not.
         instance.TestServices = services => services.AddSingleton<IStartupCheck>(new CutAfterMigrationCheck(proxy));
