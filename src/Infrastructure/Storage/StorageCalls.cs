@@ -39,6 +39,13 @@ public sealed class StorageCalls
         {
             return await _pipeline.ExecuteAsync(async token => await call(token), cancellationToken);
         }
+        catch (IOException e)
+        {
+            // The connection to S3 broke mid-request. Said as a network failure, so that no caller mistakes it for
+            // its own client's body failing (an upload would answer 400 instead of 503).
+            span?.SetStatus(ActivityStatusCode.Error, e.GetType().Name);
+            throw new HttpRequestException($"The connection to S3 failed ({e.Message})", e);
+        }
         catch (Exception e)
         {
             span?.SetStatus(ActivityStatusCode.Error, e.GetType().Name);

@@ -6,6 +6,7 @@ namespace Service.Tests.Infrastructure.Observability;
 /// OTLP/HTTP export to a local receiver (the recording listener of the error-reporting tests; OTLP bodies are
 /// protobuf, in which names and string attributes stand as plain UTF-8).
 /// </summary>
+[Collection(LoadTests.Name)] // alone: other hosts' spans would crowd the exporter's queue
 public sealed class TelemetryTests(TelemetryTests.Factory factory) : IClassFixture<TelemetryTests.Factory>
 {
     public sealed class Factory : ServiceFactory
