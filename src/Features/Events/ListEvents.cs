@@ -36,7 +36,7 @@ public static class ListEvents
         if (query.PathPrefix is { Length: 0 or > IngestEvents.MaxPathLength }) errors["pathPrefix"] = [$"1 to {IngestEvents.MaxPathLength} characters."];
         if (query.From is { } from && query.To is { } to && from >= to) errors["to"] = ["Must be after from."];
         (DateTime At, Guid Id)? after = null;
-        if (query.Cursor is not null && (after = DecodeCursor(query.Cursor)) is null) errors["cursor"] = ["Not a cursor from a previous page of this list."];
+        if (query.Cursor is not null && (after = PageCursor.TryDecodeGuid(query.Cursor)) is null) errors["cursor"] = ["Not a cursor from a previous page of this list."];
         if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
 
         var (sql, parameters) = Build(orgId, query, after, limit + 1);
@@ -44,7 +44,7 @@ public static class ListEvents
         var rows = (await connection.QueryAsync<EventRow>(new CommandDefinition(sql, parameters, cancellationToken: cancellationToken))).ToList();
 
         var page = rows.Take(limit).ToList();
-        var next = rows.Count > limit ? PageCursor.Encode(page[^1].OccurredAt, page[^1].Id.ToString("N")) : null;
+        var next = rows.Count > limit ? PageCursor.Encode(page[^1].OccurredAt, page[^1].Id) : null;
         return TypedResults.Ok(new EventPage(page.Select(r => r.ToResponse()).ToList(), next));
     }
 
@@ -87,9 +87,6 @@ public static class ListEvents
 
     // '!' rather than a backslash: a backslash inside a literal is read differently depending on standard_conforming_strings.
     private static string EscapeLike(string value) => value.Replace("!", "!!").Replace("%", "!%").Replace("_", "!_");
-
-    private static (DateTime, Guid)? DecodeCursor(string cursor) =>
-        PageCursor.TryDecode(cursor, out var at, out var id) && Guid.TryParseExact(id, "N", out var guid) ? (at, guid) : null;
 
     private sealed record EventRow(Guid Id, string Type, DateTime OccurredAt, DateTime ReceivedAt, string Path, string? Tool, long? DurationMs,
         string? Metadata, string? ClientEventId, string SourceType, Guid SourceId)

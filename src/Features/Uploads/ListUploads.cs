@@ -26,7 +26,7 @@ public static class ListUploads
         if (limit is < 1 or > MaxLimit) errors["limit"] = [$"Must be from 1 to {MaxLimit}."];
         if (query.Status is not null && !Statuses.Contains(query.Status)) errors["status"] = [$"One of {string.Join(", ", Statuses)}."];
         (DateTime At, Guid Id)? after = null;
-        if (query.Cursor is not null && (after = DecodeCursor(query.Cursor)) is null) errors["cursor"] = ["Not a cursor from a previous page of this list."];
+        if (query.Cursor is not null && (after = PageCursor.TryDecodeGuid(query.Cursor)) is null) errors["cursor"] = ["Not a cursor from a previous page of this list."];
         if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -43,12 +43,7 @@ public static class ListUploads
             cancellationToken: cancellationToken))).ToList();
 
         var page = rows.Take(limit).ToList();
-        var next = rows.Count > limit ? EncodeCursor(page[^1].CreatedAt, page[^1].Id) : null;
+        var next = rows.Count > limit ? PageCursor.Encode(page[^1].CreatedAt, page[^1].Id) : null;
         return TypedResults.Ok(new UploadPage(page.Select(r => r.ToResponse()).ToList(), next));
     }
-
-    private static string EncodeCursor(DateTime at, Guid id) => PageCursor.Encode(at, id.ToString("N"));
-
-    private static (DateTime, Guid)? DecodeCursor(string cursor) =>
-        PageCursor.TryDecode(cursor, out var at, out var id) && Guid.TryParseExact(id, "N", out var guid) ? (at, guid) : null;
 }

@@ -12,6 +12,12 @@ public static class PageCursor
     public static string Encode(DateTime at, string id) =>
         Base64Url.EncodeToString(Encoding.ASCII.GetBytes($"{(at.ToUniversalTime() - DateTime.UnixEpoch).Ticks / 10}.{id}"));
 
+    public static string Encode(DateTime at, Guid id) => Encode(at, id.ToString("N"));
+
+    /// <summary>A cursor of a list keyed by (timestamp, uuid); null when it is not one.</summary>
+    public static (DateTime At, Guid Id)? TryDecodeGuid(string cursor) =>
+        TryDecode(cursor, out var at, out var id) && Guid.TryParseExact(id, "N", out var guid) ? (at, guid) : null;
+
     public static bool TryDecode(string cursor, out DateTime at, out string id)
     {
         (at, id) = (default, "");
