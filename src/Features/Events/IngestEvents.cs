@@ -63,8 +63,7 @@ public static partial class IngestEvents
         if (errors.Count == 0 && uploadIds.Count > 0) await CheckUploadsAsync(connection, orgId, uploadIds, errors, cancellationToken);
         if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
 
-        var (sourceType, source) = user.Actor();
-        var sourceId = Guid.Parse(source!); // the policy admits users and API keys only
+        var (sourceType, sourceId) = user.Caller();
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         string? requestHash = null;
         if (idempotencyKey.Length > 0)

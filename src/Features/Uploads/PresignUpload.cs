@@ -56,7 +56,7 @@ public static class PresignUpload
 
         var id = Guid.CreateVersion7();
         var key = $"orgs/{orgId}/uploads/{id}/{fileName}";
-        var (uploaderType, uploader) = user.Actor();
+        var (uploaderType, uploaderId) = user.Caller();
         var expiresAt = time.GetUtcNow().AddSeconds(options.Value.PresignedUrlSeconds);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var row = await connection.QuerySingleAsync<UploadRow>(new CommandDefinition($"""
@@ -64,7 +64,7 @@ public static class PresignUpload
             VALUES (@id, @orgId, @uploaderType, @uploaderId, @fileName, @contentType, @size, @key, 'pending', 'direct', @expiresAt)
             RETURNING {UploadRow.Columns}
             """,
-            new { id, orgId, uploaderType, uploaderId = Guid.Parse(uploader!), fileName, contentType, size, key, expiresAt },
+            new { id, orgId, uploaderType, uploaderId, fileName, contentType, size, key, expiresAt },
             cancellationToken: cancellationToken));
 
         // The URL expires with the row; signing is local computation (no request to S3).

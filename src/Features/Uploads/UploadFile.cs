@@ -115,8 +115,7 @@ public static class UploadFile
         Guid orgId, Guid id, string key, string fileName, string contentType, WriteOutcome.Stored stored, HttpContext context,
         StorageWriter writer, NpgsqlDataSource dataSource, ILoggerFactory loggers)
     {
-        var (uploaderType, uploader) = context.User.Actor();
-        var uploaderId = Guid.Parse(uploader!); // the policy admits users and API keys only
+        var (uploaderType, uploaderId) = context.User.Caller();
         try
         {
             await using var connection = await dataSource.OpenConnectionAsync(CancellationToken.None);

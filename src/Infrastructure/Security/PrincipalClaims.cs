@@ -29,4 +29,12 @@ public static class PrincipalClaims
         principal.IsApiKey() ? ("api_key", principal.FindFirstValue(ApiKeyId))
         : principal.UserId() is { } user ? ("user", user.ToString())
         : ("system", null);
+
+    /// <summary>
+    /// The user or API key calling ("user" or "api_key", and its id), as stored with what it sends; only behind a
+    /// policy that admits users and keys alone (org:ingest).
+    /// </summary>
+    public static (string Type, Guid Id) Caller(this ClaimsPrincipal principal) =>
+        principal.Actor() is (var type, { } id) && type != "system" ? (type, Guid.Parse(id))
+        : throw new InvalidOperationException("endpoint requires a user or API key principal");
 }
