@@ -17,6 +17,8 @@ namespace Service.Features.Uploads;
 /// </summary>
 public static class CompleteUpload
 {
+    private const string NotChecked = "The upload could not be checked; it stays pending. Try again shortly.";
+
     public static void Map(RouteGroupBuilder group) =>
         group.MapPost("/{uploadId:guid}/complete", Handle)
             .WithName("CompleteUpload")
@@ -52,7 +54,7 @@ public static class CompleteUpload
         }
         catch (Exception e) when (e.IsStorageFailure(cancellationToken))
         {
-            return StorageFailure.Unavailable(response, calls.RetryAfter(e), "The upload could not be checked; it stays pending. Try again shortly.");
+            return StorageFailure.Unavailable(response, calls.RetryAfter(e), NotChecked);
         }
 
         if (mismatch is not null)
@@ -63,7 +65,7 @@ public static class CompleteUpload
             }
             catch (Exception e) when (e.IsStorageFailure(cancellationToken))
             {
-                return StorageFailure.Unavailable(response, calls.RetryAfter(e), "The upload could not be checked; it stays pending. Try again shortly.");
+                return StorageFailure.Unavailable(response, calls.RetryAfter(e), NotChecked);
             }
             // expires_at stays: the presigned URL may still write the object again until then, and the cleanup job removes it.
             await connection.ExecuteAsync(new CommandDefinition(

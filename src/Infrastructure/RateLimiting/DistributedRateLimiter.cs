@@ -2,7 +2,6 @@ using System.Threading.RateLimiting;
 using Microsoft.Extensions.Options;
 using Polly;
 using Polly.CircuitBreaker;
-using Polly.Timeout;
 using Service.Infrastructure.Observability;
 using Service.Infrastructure.Resilience;
 using Service.Infrastructure.Settings;
