@@ -16,8 +16,8 @@ local_dir="$root/.local"
 state="$local_dir/$profile"
 
 case "$profile" in
-  dev)  : "${PG_PORT:=55432}" "${REDIS_PORT:=56379}" "${S3_PORT:=54569}" ;;
-  test) : "${PG_PORT:=55433}" "${REDIS_PORT:=56380}" "${S3_PORT:=54570}" ;;
+  dev)  : "${PG_PORT:=15432}" "${REDIS_PORT:=16379}" "${S3_PORT:=14569}" ;;
+  test) : "${PG_PORT:=15433}" "${REDIS_PORT:=16380}" "${S3_PORT:=14570}" ;;
   *) echo "unknown profile '$profile' (dev or test)" >&2; exit 2 ;;
 esac
 S3RVER_VERSION=3.7.1

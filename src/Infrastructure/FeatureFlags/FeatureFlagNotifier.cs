@@ -14,8 +14,8 @@ public sealed partial class FeatureFlagNotifier(RedisConnection redis, IOptions<
         try
         {
             var multiplexer = await redis.GetMultiplexerAsync(cancellationToken).WaitAsync(timeout, cancellationToken);
-            // This client version's PublishAsync takes no token: bound the wait here.
-            await multiplexer.GetSubscriber().PublishAsync(options.Value.Channel, flagName).WaitAsync(timeout, cancellationToken);
+            // The client's commands take no token: bound the wait here.
+            await multiplexer.GetSubscriber().PublishAsync(RedisChannel.Literal(options.Value.Channel), flagName).WaitAsync(timeout, cancellationToken);
             return true;
         }
         catch (Exception e) when (e is RedisException or TimeoutException)

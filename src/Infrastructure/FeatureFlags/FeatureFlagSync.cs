@@ -115,7 +115,7 @@ public sealed partial class FeatureFlagSync(
                 multiplexer.ConnectionRestored += (_, _) => Wake();
                 _watchingReconnects = true;
             }
-            await multiplexer.GetSubscriber().SubscribeAsync(options.Value.Channel, (_, _) => Wake()).WaitAsync(cancellationToken);
+            await multiplexer.GetSubscriber().SubscribeAsync(RedisChannel.Literal(options.Value.Channel), (_, _) => Wake()).WaitAsync(cancellationToken);
             _subscribed = true;
             return true;
         }

@@ -11,6 +11,13 @@ public static class HttpPipeline
 {
     public const string CorsPolicyName = "frontend";
 
+    /// <summary>Response headers a browser frontend may read: correlation, paging and retry hints, rate limits, replays, versions.</summary>
+    public static readonly string[] ExposedHeaders =
+    [
+        RequestCorrelation.HeaderName, "Retry-After", "Location", "ETag", "Idempotent-Replayed",
+        "RateLimit", "RateLimit-Policy", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset",
+    ];
+
     public static WebApplicationBuilder AddHttpBasics(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
@@ -51,7 +58,7 @@ public static class HttpPipeline
                 .WithOrigins(settings.Value.AllowedOrigins.ToArray())
                 .AllowAnyHeader()
                 .WithMethods("GET", "POST", "PUT", "PATCH", "DELETE")
-                .WithExposedHeaders(RequestCorrelation.HeaderName, "Retry-After", "Location")
+                .WithExposedHeaders(ExposedHeaders)
                 .SetPreflightMaxAge(TimeSpan.FromSeconds(settings.Value.PreflightMaxAgeSeconds))));
 
         services.AddOpenApi(o => o.AddOperationTransformer<OpenApiProblemResponses>());

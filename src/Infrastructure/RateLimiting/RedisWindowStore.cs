@@ -76,7 +76,7 @@ public sealed class RedisWindowStore(RedisConnection redis)
         RedisResult result;
         try
         {
-            // This client version's script calls take no token: WaitAsync bounds them (the caller's timeout).
+            // The client's script calls take no token: WaitAsync bounds them (the caller's timeout).
             result = await database.ScriptEvaluateAsync(ScriptSha1, redisKeys, args.ToArray()).WaitAsync(cancellationToken);
         }
         catch (RedisServerException e) when (e.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))

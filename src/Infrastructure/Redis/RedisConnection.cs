@@ -19,21 +19,10 @@ public sealed class RedisConnection(IOptions<RedisOptions> options) : IAsyncDisp
         {
             // AbortOnConnectFail=false: this completes even while Redis is down, and the multiplexer keeps
             // reconnecting. A caller that stops waiting (timeout) does not start a second connection.
-            if (_connecting is null || _connecting.IsFaulted) _connecting = ConnectAsync(options.Value.ToConfiguration());
+            if (_connecting is null || _connecting.IsFaulted) _connecting = ConnectionMultiplexer.ConnectAsync(options.Value.ToConfiguration());
             connecting = _connecting;
         }
         return connecting.WaitAsync(cancellationToken);
-    }
-
-    private static async Task<ConnectionMultiplexer> ConnectAsync(ConfigurationOptions configuration)
-    {
-        var multiplexer = await ConnectionMultiplexer.ConnectAsync(configuration);
-        // This client version otherwise completes async calls one after another on a single thread, so under load
-        // every awaiting request continues serially there. Our calls are independent: let them complete in parallel.
-#pragma warning disable CS0618
-        multiplexer.PreserveAsyncOrder = false;
-#pragma warning restore CS0618
-        return multiplexer;
     }
 
     public async ValueTask DisposeAsync()

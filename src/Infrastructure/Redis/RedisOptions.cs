@@ -23,6 +23,9 @@ public sealed class RedisOptions
     {
         var configuration = RedisUrl.Parse(Url);
         configuration.AbortOnConnectFail = false; // keep reconnecting in the background; never fail startup on Redis
+        // The client's default queues commands while disconnected until they time out: a refused connection would
+        // then cost every caller the full timeout. Fail at once instead; callers fall back per their policy.
+        configuration.BacklogPolicy = BacklogPolicy.FailFast;
         configuration.ConnectTimeout = ConnectTimeoutMilliseconds;
         configuration.SyncTimeout = OperationTimeoutMilliseconds;
         configuration.ClientName ??= "workflow-service";

@@ -3,9 +3,9 @@ namespace Service.Tests.Fixtures;
 /// <summary>Where the servers started by scripts/test.sh listen (scripts/services.sh, profile "test").</summary>
 public static class TestServers
 {
-    public static string PostgresAdminUrl => Env("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:55433/postgres");
-    public static string RedisUrl => Env("TEST_REDIS_URL", "redis://127.0.0.1:56380");
-    public static string S3Endpoint => Env("TEST_S3_ENDPOINT", "http://127.0.0.1:54570");
+    public static string PostgresAdminUrl => Env("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:15433/postgres");
+    public static string RedisUrl => Env("TEST_REDIS_URL", "redis://127.0.0.1:16380");
+    public static string S3Endpoint => Env("TEST_S3_ENDPOINT", "http://127.0.0.1:14570");
     public static string S3Bucket => Env("TEST_S3_BUCKET", "workflow-uploads");
 
     /// <summary>Same server and credentials as the admin URL, another database.</summary>

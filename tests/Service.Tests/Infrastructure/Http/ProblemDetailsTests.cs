@@ -153,6 +153,21 @@ public sealed class ProblemDetailsTests(ServiceFactory factory) : IClassFixture<
     }
 
     [Fact]
+    public async Task Cors_responses_expose_the_headers_a_frontend_reads()
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/auth/me");
+        request.Headers.Add("Origin", "https://app.example.com");
+        var response = await _client.SendAsync(request);
+
+        var exposed = response.Headers.GetValues("Access-Control-Expose-Headers").SelectMany(v => v.Split(',', StringSplitOptions.TrimEntries)).ToList();
+        foreach (var header in new[] { "X-Request-Id", "Retry-After", "Location", "ETag", "Idempotent-Replayed", "RateLimit", "RateLimit-Policy",
+                     "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset" })
+        {
+            Assert.Contains(header, exposed, StringComparer.OrdinalIgnoreCase);
+        }
+    }
+
+    [Fact]
     public async Task The_OpenAPI_document_describes_every_endpoint_with_its_problem_responses()
     {
         var document = await _client.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
