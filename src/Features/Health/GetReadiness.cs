@@ -36,11 +36,11 @@ public static class GetReadiness
             : TypedResults.Ok(body);
     }
 
-    // Checks write their own short descriptions; an exception that escaped one is named by type only,
-    // so neither its text nor a connection string can reach the body.
+    // Checks write their own short descriptions (the library checks for PostgreSQL and Redis write none when healthy);
+    // an exception that escaped one is named by type only, so neither its text nor a connection string can reach the body.
     private static string? Describe(HealthReportEntry entry) => entry.Exception switch
     {
-        null => entry.Description,
+        null => entry.Description ?? (entry.Status == HealthStatus.Healthy ? "responding" : entry.Status.ToString()),
         OperationCanceledException => "timed out",
         var e => $"failed ({e.GetType().Name})",
     };

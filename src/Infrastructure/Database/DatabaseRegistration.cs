@@ -26,7 +26,8 @@ public static class DatabaseRegistration
         services.AddSingleton<MigrationRunner>();
         services.AddSingleton<IStartupCheck, MigrationStartupCheck>();
         services.AddHealthChecks()
-            .AddCheck<PostgresHealthCheck>("postgres", tags: ["ready"])
+            // SELECT 1 through the app's own data source, so the probe sees what requests see (pool included).
+            .AddNpgSql(sp => sp.GetRequiredService<NpgsqlDataSource>(), name: "postgres", tags: ["ready"])
             .AddCheck<MigrationsHealthCheck>("migrations", tags: ["ready"])
             .AddCheck<DatabasePoolHealthCheck>("database_pool", tags: ["ready"]);
         return services;

@@ -25,6 +25,9 @@ public sealed class RedisConnection(IOptions<RedisOptions> options) : IAsyncDisp
         return connecting.WaitAsync(cancellationToken);
     }
 
+    /// <summary>For libraries that take a multiplexer. RedisWarmup connects before the port opens, so this does not wait afterwards.</summary>
+    public IConnectionMultiplexer Multiplexer => GetMultiplexerAsync(CancellationToken.None).GetAwaiter().GetResult();
+
     public async ValueTask DisposeAsync()
     {
         Task<ConnectionMultiplexer>? connecting;
