@@ -28,7 +28,7 @@ public static class InfrastructureRegistration
         services.AddFeatureFlags();
         services.AddSingleton<AuditLog>();
         services.AddSingleton<DependencyPipelines>();
-        services.AddErrorReporting();
+        builder.AddErrorReporting();
         services.AddHostedService<Telemetry>();
 
         services.AddHealth();

@@ -22,7 +22,7 @@ public sealed class ErrorReportingOptions
     [Range(0, 200, ErrorMessage = "ErrorReporting:MaxBreadcrumbs (env ErrorReporting__MaxBreadcrumbs): must be from 0 to 200. Fix: e.g. 30.")]
     public int MaxBreadcrumbs { get; set; } = 30;
 
-    /// <summary>Errors waiting to be sent; beyond this they are dropped (and counted), never slowing a request.</summary>
+    /// <summary>Errors waiting to be sent; beyond this they are dropped (and counted in Sentry's client reports), never slowing a request.</summary>
     [Range(1, 10_000, ErrorMessage = "ErrorReporting:QueueCapacity (env ErrorReporting__QueueCapacity): must be from 1 to 10000. Fix: e.g. 100.")]
     public int QueueCapacity { get; set; } = 100;
 
@@ -32,6 +32,9 @@ public sealed class ErrorReportingOptions
     /// <summary>At shutdown, how long queued errors may take to be sent before the rest is dropped.</summary>
     [Range(0, 60, ErrorMessage = "ErrorReporting:ShutdownTimeoutSeconds (env ErrorReporting__ShutdownTimeoutSeconds): must be from 0 to 60. Fix: e.g. 2.")]
     public int ShutdownTimeoutSeconds { get; set; } = 2;
+
+    /// <summary>Whether errors are sent at all: a valid DSN and a sample rate above 0.</summary>
+    public bool Reports => !string.IsNullOrWhiteSpace(Dsn) && ErrorReportingOptionsValidator.IsValidDsn(Dsn) && SampleRate is > 0 and <= 1;
 }
 
 public sealed class ErrorReportingOptionsValidator : IValidateOptions<ErrorReportingOptions>

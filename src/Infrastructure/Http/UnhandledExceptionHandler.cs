@@ -1,6 +1,5 @@
 using Microsoft.AspNetCore.Diagnostics;
 using Npgsql;
-using Service.Infrastructure.ErrorReporting;
 
 namespace Service.Infrastructure.Http;
 
@@ -9,7 +8,7 @@ namespace Service.Infrastructure.Http;
 /// went away is not an error; everything else is a 500 whose text is only shown in Development.
 /// </summary>
 public sealed partial class UnhandledExceptionHandler(
-    IProblemDetailsService problems, IErrorReporter reporter, IHostEnvironment environment, ILogger<UnhandledExceptionHandler> logger)
+    IProblemDetailsService problems, IHostEnvironment environment, ILogger<UnhandledExceptionHandler> logger)
     : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
@@ -50,7 +49,6 @@ public sealed partial class UnhandledExceptionHandler(
             status = StatusCodes.Status500InternalServerError;
             title = "An unexpected error occurred";
             detail = environment.IsDevelopment() ? exception.ToString() : "The error has been logged; quote the traceId when reporting it.";
-            reporter.Capture(exception, handled: false); // before the log line, which would report it as handled
             LogUnhandled(logger, exception, context.Request.Method, context.Request.Path);
         }
 

@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
@@ -10,6 +11,10 @@ namespace Service.Infrastructure.Observability;
 public static class ServiceDiagnostics
 {
     public const string Prefix = "Service";
+
+    /// <summary>The build's informational version: the release in error reports and the service.version of telemetry.</summary>
+    public static readonly string Version =
+        typeof(ServiceDiagnostics).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
     public static readonly ActivitySource Jobs = new("Service.Jobs");
     public static readonly ActivitySource Operations = new("Service.Operations");
     public static readonly Meter Meter = new("Service");

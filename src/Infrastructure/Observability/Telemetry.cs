@@ -4,7 +4,6 @@ using OpenTelemetry.Exporter;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
-using Service.Infrastructure.ErrorReporting;
 
 namespace Service.Infrastructure.Observability;
 
@@ -23,7 +22,7 @@ public sealed class Telemetry(IConfiguration configuration, ILogger<Telemetry> l
         var baseUri = new Uri(endpoint.TrimEnd('/') + "/");
         var interval = configuration.GetValue("Telemetry:ExportIntervalMilliseconds", 5000);
         var resource = ResourceBuilder.CreateDefault().AddService(
-            configuration["OTEL_SERVICE_NAME"] is { Length: > 0 } name ? name : "workflow-service", serviceVersion: SentryErrorReporter.Release);
+            configuration["OTEL_SERVICE_NAME"] is { Length: > 0 } name ? name : "workflow-service", serviceVersion: ServiceDiagnostics.Version);
 
         _traces = Sdk.CreateTracerProviderBuilder()
             .SetResourceBuilder(resource)

@@ -1,10 +1,11 @@
 using System.Collections.Concurrent;
+using System.IO.Compression;
 using System.Net;
 
 namespace Service.Tests.Fixtures;
 
 /// <summary>
-/// Plays Sentry's ingest endpoint on 127.0.0.1: records every request (path, headers, body) and answers what the
+/// Plays Sentry's ingest endpoint on 127.0.0.1: records every request (path, headers, body un-gzipped) and answers what the
 /// test says: 200, a 429 with headers, or nothing at all (a dead server that accepts and never answers).
 /// </summary>
 public sealed class FakeSentry : IAsyncDisposable
@@ -30,23 +31,35 @@ public sealed class FakeSentry : IAsyncDisposable
     /// <summary>How long each answer takes (a slow ingest endpoint).</summary>
     public TimeSpan AnswerDelay { get; set; }
 
-    public sealed record Received(string Path, string? Auth, string? ContentType, string Body)
+    /// <summary>One request, its body un-gzipped. As an envelope: a header line, then an item header and a payload per item.</summary>
+    public sealed record Received(string Path, string? Auth, string? ContentType, string? ContentEncoding, string Body)
     {
         public string[] Lines => Body.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         public JsonElement Header => JsonDocument.Parse(Lines[0]).RootElement;
-        public JsonElement ItemHeader => JsonDocument.Parse(Lines[1]).RootElement;
-        public JsonElement Event => JsonDocument.Parse(Lines[2]).RootElement;
+
+        public IEnumerable<(JsonElement Header, string Payload)> Items =>
+            Lines.Skip(1).Chunk(2).Where(pair => pair.Length == 2).Select(pair => (JsonDocument.Parse(pair[0]).RootElement, pair[1]));
+
+        /// <summary>Whether this envelope carries an error event (the SDK also sends client reports of its own).</summary>
+        public bool IsEvent => Items.Any(i => i.Header.GetProperty("type").GetString() == "event");
+        public JsonElement Event => JsonDocument.Parse(Items.First(i => i.Header.GetProperty("type").GetString() == "event").Payload).RootElement;
     }
+
+    /// <summary>
+    /// The envelopes that carry an error event of the instance under test. The SDK also reports the whole process's
+    /// unobserved task exceptions, and in tests that process is the test runner: those are left out.
+    /// </summary>
+    public IReadOnlyList<Received> Events => Requests.Where(r => r.IsEvent && !r.Body.Contains("\"UnobservedTaskException\"", StringComparison.Ordinal)).ToList();
 
     public async Task<Received> NextAsync(int count = 1, int timeoutSeconds = 10)
     {
         var deadline = DateTime.UtcNow.AddSeconds(timeoutSeconds);
-        while (Requests.Count < count)
+        while (Events.Count < count)
         {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Sentry received {Requests.Count} of {count} envelopes");
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Sentry received {Events.Count} of {count} events");
             await Task.Delay(20);
         }
-        return Requests.ElementAt(count - 1);
+        return Events[count - 1];
     }
 
     private async Task AcceptLoopAsync()
@@ -57,15 +70,24 @@ public sealed class FakeSentry : IAsyncDisposable
             HttpListenerContext context;
             try { context = await _listener.GetContextAsync(); }
             catch (Exception) { return; }
-            using (var reader = new StreamReader(context.Request.InputStream))
+            try
             {
-                Requests.Enqueue(new Received(context.Request.Url!.AbsolutePath, context.Request.Headers["X-Sentry-Auth"], context.Request.ContentType, await reader.ReadToEndAsync()));
+                var encoding = context.Request.Headers["Content-Encoding"];
+                Stream body = encoding == "gzip" ? new GZipStream(context.Request.InputStream, CompressionMode.Decompress) : context.Request.InputStream;
+                using (var reader = new StreamReader(body))
+                {
+                    Requests.Enqueue(new Received(context.Request.Url!.AbsolutePath, context.Request.Headers["X-Sentry-Auth"], context.Request.ContentType, encoding, await reader.ReadToEndAsync()));
+                }
+                if (Answer(index++) is not { } answer) continue; // never answered
+                if (AnswerDelay > TimeSpan.Zero) await Task.Delay(AnswerDelay);
+                context.Response.StatusCode = (int)answer.Status;
+                foreach (var (name, value) in answer.Headers) context.Response.Headers[name] = value;
+                context.Response.Close();
             }
-            if (Answer(index++) is not { } answer) continue; // never answered
-            if (AnswerDelay > TimeSpan.Zero) await Task.Delay(AnswerDelay);
-            context.Response.StatusCode = (int)answer.Status;
-            foreach (var (name, value) in answer.Headers) context.Response.Headers[name] = value;
-            context.Response.Close();
+            catch (Exception) when (_stop.IsCancellationRequested)
+            {
+                return; // disposed while answering
+            }
         }
     }
 

@@ -41,9 +41,9 @@ public sealed class TestEndpoints : IStartupFilter
         group.MapGet("/orgs/{orgId:guid}/release", (Guid orgId) => TypedResults.Ok(new { orgId })).RequireFeature(FeatureFlagCatalog.Suggestions);
         // A crash with a cause, after a log line, in an organization's route for its members: what an error report
         // must carry (mapped outside the anonymous group so that the caller is known).
-        endpoints.MapGet("/test/orgs/{orgId:guid}/throw", string (Guid orgId, ILogger<TestEndpoints> logger) =>
+        endpoints.MapGet("/test/orgs/{orgId:guid}/throw", string (Guid orgId, HttpRequest request, ILogger<TestEndpoints> logger) =>
         {
-            logger.LogInformation("Loading the report of {OrgId}", orgId);
+            logger.LogInformation("Loading the report of {OrgId} for {Url}", orgId, $"{request.Path}{request.QueryString}");
             try
             {
                 throw new FileNotFoundException("report.csv is missing");
