@@ -6,6 +6,7 @@ using Service.Features.Health;
 using Service.Features.Organizations;
 using Service.Features.Uploads;
 using Service.Infrastructure;
+using Service.Infrastructure.Database;
 using Service.Infrastructure.Database.Migrations;
 using Service.Infrastructure.FeatureFlags;
 using Service.Infrastructure.Http;
@@ -30,7 +31,7 @@ builder.Services.AddEvents();
 
 var app = builder.Build();
 app.UseHttpBasics();
-app.MapOpenApi().AllowAnonymous().DisableRateLimiting();
+app.MapOpenApi().AllowAnonymous().DisableRateLimiting().WithoutDatabaseCircuit();
 app.MapHealth();
 app.MapAuth();
 app.MapOrganizations();

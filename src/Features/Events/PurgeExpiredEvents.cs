@@ -1,6 +1,7 @@
 using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Service.Infrastructure.Database;
 using Service.Infrastructure.Observability;
 
 namespace Service.Features.Events;
@@ -15,7 +16,7 @@ public sealed class PurgeExpiredEvents(IServiceProvider services, TimeProvider t
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         // Resolved here: hosted services are built before the startup guard has checked the settings.
-        var dataSource = services.GetRequiredService<NpgsqlDataSource>();
+        var dataSource = services.GetRequiredKeyedService<NpgsqlDataSource>(DatabaseRegistration.Background);
         var options = services.GetRequiredService<IOptions<EventOptions>>().Value;
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(options.RetentionIntervalSeconds), time);
         while (await timer.WaitForNextTickAsync(stoppingToken))

@@ -1,9 +1,10 @@
 using System.Net;
-using Amazon.S3;
 using Amazon.S3.Model;
+using Amazon.S3;
 using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Service.Infrastructure.Database;
 using Service.Infrastructure.Observability;
 using Service.Infrastructure.Storage;
 
@@ -31,7 +32,7 @@ public sealed class CleanUpUploads(IServiceProvider services, TimeProvider time,
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        _dataSource = services.GetRequiredService<NpgsqlDataSource>();
+        _dataSource = services.GetRequiredKeyedService<NpgsqlDataSource>(DatabaseRegistration.Background);
         _s3 = services.GetRequiredService<IAmazonS3>();
         _calls = services.GetRequiredService<StorageCalls>();
         _storage = services.GetRequiredService<IOptions<StorageOptions>>();

@@ -19,8 +19,20 @@ public sealed class DatabaseOptions
     [Range(1, 600, ErrorMessage = "Database:ConnectTimeoutSeconds (env Database__ConnectTimeoutSeconds): must be from 1 to 600. Fix: e.g. 5.")]
     public int ConnectTimeoutSeconds { get; set; } = 5;
 
+    /// <summary>Background jobs and migrations: how long one command may run.</summary>
     [Range(1, 3600, ErrorMessage = "Database:CommandTimeoutSeconds (env Database__CommandTimeoutSeconds): must be from 1 to 3600. Fix: e.g. 30.")]
     public int CommandTimeoutSeconds { get; set; } = 30;
+
+    /// <summary>
+    /// Requests: the longest one database call may keep a request waiting, a hung PostgreSQL included. Repeated
+    /// failures then open the database circuit and requests answer 503 at once.
+    /// </summary>
+    [Range(3, 600, ErrorMessage = "Database:RequestTimeoutSeconds (env Database__RequestTimeoutSeconds): must be from 3 to 600. Fix: e.g. 5, 2 s above the slowest query a request runs.")]
+    public int RequestTimeoutSeconds { get; set; } = 5;
+
+    /// <summary>How long the database circuit stays open before one request may try PostgreSQL again.</summary>
+    [Range(100, 60_000, ErrorMessage = "Database:BreakMilliseconds (env Database__BreakMilliseconds): must be from 100 to 60000. Fix: e.g. 1000.")]
+    public int BreakMilliseconds { get; set; } = 1000;
 
     /// <summary>
     /// Statements Npgsql prepares automatically per connection once they are used twice (the hot queries skip
@@ -41,7 +53,23 @@ public sealed class DatabaseOptions
         public int MaxSize { get; set; } = 50;
     }
 
-    /// <summary>The Npgsql connection string these settings describe.</summary>
+    /// <summary>
+    /// The connection string of the request path, bounded by RequestTimeoutSeconds in all. When a command times out,
+    /// Npgsql first sends PostgreSQL a cancel request over a new connection and waits for it, which against a hung
+    /// server costs up to twice the connect timeout: so connecting gets 1 s, and commands the budget less 2 s.
+    /// </summary>
+    public NpgsqlConnectionStringBuilder ToRequestConnectionString()
+    {
+        var builder = ToConnectionString();
+        builder.Timeout = RequestConnectTimeoutSeconds;
+        builder.CommandTimeout = Math.Max(1, RequestTimeoutSeconds - 2 * RequestConnectTimeoutSeconds);
+        builder.CancellationTimeout = -1; // once the cancel request is sent, close the connection without awaiting its outcome
+        return builder;
+    }
+
+    private const int RequestConnectTimeoutSeconds = 1;
+
+    /// <summary>The Npgsql connection string these settings describe (jobs, migrations, operator commands).</summary>
     public NpgsqlConnectionStringBuilder ToConnectionString()
     {
         var builder = DatabaseUrl.Parse(Url);

@@ -75,6 +75,7 @@ public static class HttpPipeline
         app.UseCors(CorsPolicyName);
         app.UseRouting();
         app.UseMiddleware<Observability.RouteTagging>();
+        app.UseMiddleware<Database.DatabaseCircuitMiddleware>(); // before authentication, whose API key lookup is database work
         app.UseMiddleware<RequestBodyLimit>(); // after routing: an endpoint may declare its own limit
         app.UseAuthentication();
         app.UseRateLimiter(); // after authentication (limits are per user or key), before authorization and the endpoint

@@ -36,10 +36,12 @@ public sealed partial class DistributedRateLimiter : PartitionedRateLimiter<Http
         _time = time;
         _logger = logger;
         var settings = options.CurrentValue;
-        // No retry: the decision script counts the request, and a rate decision must not wait.
-        // Minimum throughput 10: a burst's few slow answers must not open it; a dead Redis fails ten calls in no time.
-        _redisCalls = pipelines.Build(new DependencyPolicy("redis", TimeSpan.FromMilliseconds(settings.RedisTimeoutMilliseconds),
-            TimeSpan.FromSeconds(settings.BreakSeconds), MinimumThroughput: 10, (e, _) => e is RedisException or TimeoutException, SamplingSeconds: 10), Circuit);
+        // No retry: the decision script counts the request, and a rate decision must not wait. The sampling window
+        // is as short as the budget allows, so a hung Redis opens the circuit within about half a second even after
+        // thousands of good decisions; minimum throughput 10: a burst's few slow answers must not open it.
+        var budget = TimeSpan.FromMilliseconds(settings.RedisTimeoutMilliseconds);
+        _redisCalls = pipelines.Build(new DependencyPolicy("redis", budget, TimeSpan.FromSeconds(settings.BreakSeconds), MinimumThroughput: 10,
+            (e, _) => e is RedisException or TimeoutException, Sampling: budget * 2), Circuit);
     }
 
     /// <summary>Closed while Redis answers; open (no Redis calls) after repeated failures, until the break ends.</summary>

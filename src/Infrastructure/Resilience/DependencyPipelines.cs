@@ -7,11 +7,16 @@ using Polly.Timeout;
 namespace Service.Infrastructure.Resilience;
 
 /// <summary>How one dependency's calls are guarded; the settings stay in each dependency's own section.</summary>
+/// <param name="Timeout">Per attempt; null where the client enforces its own (PostgreSQL's command timeout).</param>
 /// <param name="Retries">0 unless the calls are idempotent: retried with exponential, jittered backoff.</param>
-/// <param name="SamplingSeconds">The window in which failures are counted against MinimumThroughput.</param>
+/// <param name="Sampling">
+/// The window in which failures are counted against MinimumThroughput (30 s if null, at least 0.5 s). To notice a
+/// hang, keep it no longer than the timeout: calls fail only a timeout after they start, and successes from before
+/// the hang must have left the window by then, or a busy service never reaches the failure ratio.
+/// </param>
 public sealed record DependencyPolicy(
-    string Dependency, TimeSpan Timeout, TimeSpan BreakDuration, int MinimumThroughput, Func<Exception, CancellationToken, bool> IsFailure,
-    int Retries = 0, int SamplingSeconds = 30);
+    string Dependency, TimeSpan? Timeout, TimeSpan BreakDuration, int MinimumThroughput, Func<Exception, CancellationToken, bool> IsFailure,
+    int Retries = 0, TimeSpan? Sampling = null);
 
 /// <summary>
 /// The one place the dependency pipelines are built: retry (only where idempotent) around a circuit breaker around
@@ -41,12 +46,12 @@ public sealed class DependencyPipelines(ILogger<DependencyPipelines> logger) : I
                     && (e is TimeoutRejectedException || policy.IsFailure(e, args.Context.CancellationToken))),
             });
         }
-        return builder
+        builder
             .AddCircuitBreaker(new CircuitBreakerStrategyOptions
             {
                 FailureRatio = 0.5,
                 MinimumThroughput = policy.MinimumThroughput,
-                SamplingDuration = TimeSpan.FromSeconds(policy.SamplingSeconds),
+                SamplingDuration = policy.Sampling is { } sampling ? TimeSpan.FromMilliseconds(Math.Max(500, sampling.TotalMilliseconds)) : TimeSpan.FromSeconds(30),
                 BreakDuration = policy.BreakDuration,
                 StateProvider = circuit,
                 ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } e
@@ -70,9 +75,9 @@ public sealed class DependencyPipelines(ILogger<DependencyPipelines> logger) : I
                     logger.LogInformation("{Dependency} circuit closed: calls go through again", policy.Dependency);
                     return ValueTask.CompletedTask;
                 },
-            })
-            .AddTimeout(policy.Timeout)
-            .Build();
+            });
+        if (policy.Timeout is { } timeout) builder.AddTimeout(timeout);
+        return builder.Build();
     }
 
     private void Changed(string dependency, string state) =>

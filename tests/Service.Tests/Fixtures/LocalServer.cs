@@ -69,14 +69,15 @@ public sealed class LocalServer : IAsyncDisposable
 
     private Func<int[]>? _pauseGroup;
 
-    /// <summary>SIGSTOP to the server and every backend: connections stay open, nothing answers.</summary>
+    /// <summary>SIGSTOP to the server (and every backend): connections stay open, nothing answers. A hang, not an outage.</summary>
     public void Pause() => Signal("-STOP");
 
     public void Resume() => Signal("-CONT");
 
     private void Signal(string signal)
     {
-        var pids = _pauseGroup?.Invoke() ?? throw new InvalidOperationException($"{Name} cannot be paused");
+        // PostgreSQL: the postmaster and its backends; a single-process server (Redis): itself.
+        var pids = _pauseGroup?.Invoke() ?? [_process?.Id ?? throw new InvalidOperationException($"{Name} is not running")];
         Run(new ProcessStartInfo("kill", [signal, .. pids.Select(p => p.ToString())]));
     }
 
