@@ -18,6 +18,7 @@ cat <<INFO
 
   API        http://127.0.0.1:$port/api/v1
   OpenAPI    http://127.0.0.1:$port/openapi/v1.json
+  Reference  http://127.0.0.1:$port/docs   (interactive API reference; Docs__Enabled turns it on outside Development)
   Probes     http://127.0.0.1:$port/health/live  /health/ready  /health/migrations
   Stop the servers with: scripts/services.sh stop dev
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test against real servers: installs and starts PostgreSQL, Redis and s3rver on the test ports
-# (scripts/services.sh, profile "test"), runs `dotnet test` for the whole solution and exits with its result.
+# (scripts/services.sh, profile "test"), installs the OpenAPI linter, runs `dotnet test` for the whole solution and
+# exits with its result.
 # The servers it started are stopped afterwards; KEEP_SERVICES=1 leaves them running for faster reruns.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,14 @@ if [ "${KEEP_SERVICES:-0}" != 1 ] && [ "$was_running" -eq 0 ]; then
   trap './scripts/services.sh stop test >/dev/null 2>&1' EXIT
 fi
 eval "$(./scripts/services.sh env test)"
+
+# The OpenAPI lint test runs @redocly/cli from .local/npm (services.sh has made sure npm is there).
+REDOCLY_VERSION=2.77.0
+if ! grep -qs "\"version\": \"$REDOCLY_VERSION\"" .local/npm/node_modules/@redocly/cli/package.json; then
+  echo "test: installing @redocly/cli $REDOCLY_VERSION into .local/npm" >&2
+  npm install --silent --no-audit --no-fund --prefix .local/npm "@redocly/cli@$REDOCLY_VERSION" >/dev/null
+fi
+export REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet test Service.slnx "$@"

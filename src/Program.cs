@@ -1,12 +1,12 @@
 using Service.Features.Admin;
 using Service.Features.ApiKeys;
 using Service.Features.Auth;
+using Service.Features.Docs;
 using Service.Features.Events;
 using Service.Features.Health;
 using Service.Features.Organizations;
 using Service.Features.Uploads;
 using Service.Infrastructure;
-using Service.Infrastructure.Database;
 using Service.Infrastructure.Database.Migrations;
 using Service.Infrastructure.FeatureFlags;
 using Service.Infrastructure.Http;
@@ -28,10 +28,11 @@ if (FeatureFlagCommand.Matches(args))
 builder.AddInfrastructure();
 builder.Services.AddUploads();
 builder.Services.AddEvents();
+builder.Services.AddDocs();
 
 var app = builder.Build();
 app.UseHttpBasics();
-app.MapOpenApi().AllowAnonymous().DisableRateLimiting().WithoutDatabaseCircuit();
+app.MapDocs();
 app.MapHealth();
 app.MapAuth();
 app.MapOrganizations();

@@ -38,7 +38,10 @@ public static class ListAuditLog
     public const int DefaultLimit = 50;
     public const int MaxLimit = 200;
 
-    public static void Map(RouteGroupBuilder group) => group.MapGet("/audit", Handle).WithName("ListAuditLog");
+    public static void Map(RouteGroupBuilder group) =>
+        group.MapGet("/audit", Handle)
+            .WithName("ListAuditLog")
+            .WithSummary("List the audit log");
 
     public static async Task<Results<Ok<AuditLogPage>, ValidationProblem>> Handle(
         [AsParameters] ListAuditLogQuery query, NpgsqlDataSource dataSource, CancellationToken cancellationToken)

@@ -18,7 +18,10 @@ public sealed record SetFeatureFlagResponse(FeatureFlagResponse Flag, bool Annou
 public static class SetFeatureFlag
 {
     public static void Map(RouteGroupBuilder group) =>
-        group.MapPut("/features/{name}", Handle).WithName("SetFeatureFlag").ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapPut("/features/{name}", Handle)
+            .WithName("SetFeatureFlag")
+            .WithSummary("Turn a feature flag or kill switch on or off")
+            .ProducesProblem(StatusCodes.Status404NotFound);
 
     public static async Task<Results<Ok<SetFeatureFlagResponse>, ValidationProblem, ProblemHttpResult>> Handle(
         string name, SetFeatureFlagRequest request, ClaimsPrincipal user, FeatureFlagStore store, FeatureFlagNotifier notifier,

@@ -11,7 +11,10 @@ public sealed record CreateApiKeyRequest([property: Required, StringLength(100, 
 
 public static class CreateApiKey
 {
-    public static void Map(RouteGroupBuilder group) => group.MapPost("/", Handle).WithName("CreateApiKey");
+    public static void Map(RouteGroupBuilder group) =>
+        group.MapPost("/", Handle)
+            .WithName("CreateApiKey")
+            .WithSummary("Create an agent API key (its secret is shown once)");
 
     public static async Task<Created<IssuedApiKeyResponse>> Handle(
         Guid orgId, CreateApiKeyRequest request, ClaimsPrincipal user, NpgsqlDataSource dataSource, AuditLog audit, CancellationToken cancellationToken)

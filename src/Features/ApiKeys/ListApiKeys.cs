@@ -10,7 +10,10 @@ public sealed record ApiKeySummary(Guid Id, string Name, string Prefix, IReadOnl
 /// <summary>Every key of the organization, revoked ones included; never a secret.</summary>
 public static class ListApiKeys
 {
-    public static void Map(RouteGroupBuilder group) => group.MapGet("/", Handle).WithName("ListApiKeys");
+    public static void Map(RouteGroupBuilder group) =>
+        group.MapGet("/", Handle)
+            .WithName("ListApiKeys")
+            .WithSummary("List an organization's API keys");
 
     public static async Task<Ok<ApiKeyListResponse>> Handle(Guid orgId, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {

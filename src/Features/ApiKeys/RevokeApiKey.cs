@@ -10,7 +10,10 @@ namespace Service.Features.ApiKeys;
 public static class RevokeApiKey
 {
     public static void Map(RouteGroupBuilder group) =>
-        group.MapDelete("/{keyId:guid}", Handle).WithName("RevokeApiKey").ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapDelete("/{keyId:guid}", Handle)
+            .WithName("RevokeApiKey")
+            .WithSummary("Revoke an API key")
+            .ProducesProblem(StatusCodes.Status404NotFound);
 
     public static async Task<Results<NoContent, ProblemHttpResult>> Handle(
         Guid orgId, Guid keyId, ClaimsPrincipal user, NpgsqlDataSource dataSource, AuditLog audit, CancellationToken cancellationToken)

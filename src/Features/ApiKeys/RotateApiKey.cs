@@ -13,7 +13,10 @@ public sealed record RotateApiKeyRequest([property: Range(0, 7 * 24 * 3600)] int
 public static class RotateApiKey
 {
     public static void Map(RouteGroupBuilder group) =>
-        group.MapPost("/{keyId:guid}/rotate", Handle).WithName("RotateApiKey").ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapPost("/{keyId:guid}/rotate", Handle)
+            .WithName("RotateApiKey")
+            .WithSummary("Rotate an API key")
+            .ProducesProblem(StatusCodes.Status404NotFound);
 
     public static async Task<Results<Ok<IssuedApiKeyResponse>, ProblemHttpResult>> Handle(
         Guid orgId, Guid keyId, RotateApiKeyRequest? request, ClaimsPrincipal user, NpgsqlDataSource dataSource, AuditLog audit, CancellationToken cancellationToken)

@@ -14,6 +14,7 @@ public static class GetCurrentUser
     public static void Map(RouteGroupBuilder group) =>
         group.MapGet("/me", Handle)
             .WithName("GetCurrentUser")
+            .WithSummary("Get the signed-in user")
             .RequireAuthorization(AuthPolicies.User)
             .ProducesProblem(StatusCodes.Status404NotFound);
 

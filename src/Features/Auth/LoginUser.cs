@@ -24,6 +24,7 @@ public static class LoginUser
     public static void Map(RouteGroupBuilder group) =>
         group.MapPost("/login", Handle)
             .WithName("LoginUser")
+            .WithSummary("Sign in with email and password")
             .AllowAnonymous()
             .RequireRateLimit(RateLimitPolicies.Auth)
             .ProducesProblem(StatusCodes.Status401Unauthorized);

@@ -14,6 +14,7 @@ public static class LogoutUser
     public static void Map(RouteGroupBuilder group) =>
         group.MapPost("/logout", Handle)
             .WithName("LogoutUser")
+            .WithSummary("Sign out: revoke the refresh token")
             .RequireAuthorization(AuthPolicies.User);
 
     public static async Task<NoContent> Handle(LogoutUserRequest request, ClaimsPrincipal user, NpgsqlDataSource dataSource, CancellationToken cancellationToken)

@@ -19,6 +19,7 @@ public static class RefreshSession
     public static void Map(RouteGroupBuilder group) =>
         group.MapPost("/refresh", Handle)
             .WithName("RefreshSession")
+            .WithSummary("Exchange a refresh token for new tokens")
             .AllowAnonymous()
             .RequireRateLimit(RateLimitPolicies.Auth)
             .ProducesProblem(StatusCodes.Status401Unauthorized);

@@ -32,6 +32,7 @@ public static class RegisterUser
     public static void Map(RouteGroupBuilder group) =>
         group.MapPost("/register", Handle)
             .WithName("RegisterUser")
+            .WithSummary("Register a new user")
             .AllowAnonymous()
             .RequireRateLimit(RateLimitPolicies.Auth)
             .RequireFeature(FeatureFlagCatalog.Registration)

@@ -42,6 +42,7 @@ public static partial class IngestEvents
     public static void Map(RouteGroupBuilder group) =>
         group.MapPost("/", Handle)
             .WithName("IngestEvents")
+            .WithSummary("Ingest a batch of file-usage events")
             .RequireAuthorization(AuthPolicies.OrgIngest)
             .RequireRateLimit(RateLimitPolicies.Ingest)
             .RequireFeature(FeatureFlagCatalog.EventIngest)

@@ -24,7 +24,11 @@ public static class ListEvents
     public const int DefaultLimit = 100;
     public const int MaxLimit = 500;
 
-    public static void Map(RouteGroupBuilder group) => group.MapGet("/", Handle).WithName("ListEvents").RequireOrgRole(OrgRole.Viewer);
+    public static void Map(RouteGroupBuilder group) =>
+        group.MapGet("/", Handle)
+            .WithName("ListEvents")
+            .WithSummary("List events, newest first, with filters")
+            .RequireOrgRole(OrgRole.Viewer);
 
     public static async Task<Results<Ok<EventPage>, ValidationProblem>> Handle(
         Guid orgId, [AsParameters] ListEventsQuery query, NpgsqlDataSource dataSource, CancellationToken cancellationToken)

@@ -8,7 +8,7 @@ public static class GetLiveness
     private static readonly LivenessResponse Alive = new("Healthy");
 
     public static void Map(RouteGroupBuilder group) =>
-        group.MapGet("/live", Handle).WithName("GetLiveness");
+        group.MapGet("/live", Handle).WithName("GetLiveness").WithSummary("Liveness probe: is the process alive?");
 
     public static Ok<LivenessResponse> Handle() => TypedResults.Ok(Alive);
 }

@@ -19,6 +19,7 @@ public static class GetMigrations
     public static void Map(RouteGroupBuilder group) =>
         group.MapGet("/migrations", Handle)
             .WithName("GetMigrations")
+            .WithSummary("List applied and pending database migrations")
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
     public static async Task<Results<Ok<MigrationsResponse>, ProblemHttpResult>> Handle(

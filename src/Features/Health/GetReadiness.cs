@@ -13,6 +13,7 @@ public static class GetReadiness
     public static void Map(RouteGroupBuilder group) =>
         group.MapGet("/ready", Handle)
             .WithName("GetReadiness")
+            .WithSummary("Readiness probe: should this instance get traffic?")
             .Produces<ReadinessResponse>(StatusCodes.Status503ServiceUnavailable);
 
     public static async Task<Results<Ok<ReadinessResponse>, JsonHttpResult<ReadinessResponse>>> Handle(

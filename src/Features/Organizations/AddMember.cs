@@ -17,6 +17,7 @@ public static class AddMember
     public static void Map(RouteGroupBuilder group) =>
         group.MapPost("/", Handle)
             .WithName("AddMember")
+            .WithSummary("Add a member to an organization")
             .RequireOrgRole(OrgRole.Admin)
             .ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status404NotFound)

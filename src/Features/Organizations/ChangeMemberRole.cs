@@ -15,6 +15,7 @@ public static class ChangeMemberRole
     public static void Map(RouteGroupBuilder group) =>
         group.MapPatch("/{userId:guid}", Handle)
             .WithName("ChangeMemberRole")
+            .WithSummary("Change a member's role")
             .RequireOrgRole(OrgRole.Admin)
             .ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status404NotFound)

@@ -13,7 +13,10 @@ public sealed record CreateOrganizationRequest([property: Required, StringLength
 public static class CreateOrganization
 {
     public static void Map(RouteGroupBuilder group) =>
-        group.MapPost("/", Handle).WithName("CreateOrganization").RequireAuthorization(AuthPolicies.User);
+        group.MapPost("/", Handle)
+            .WithName("CreateOrganization")
+            .WithSummary("Create an organization")
+            .RequireAuthorization(AuthPolicies.User);
 
     public static async Task<Created<OrganizationResponse>> Handle(
         CreateOrganizationRequest request, ClaimsPrincipal user, NpgsqlDataSource dataSource, AuditLog audit, CancellationToken cancellationToken)

@@ -10,7 +10,10 @@ namespace Service.Features.Organizations;
 public static class DeleteOrganization
 {
     public static void Map(RouteGroupBuilder group) =>
-        group.MapDelete("/{orgId:guid}", Handle).WithName("DeleteOrganization").RequireOrgRole(OrgRole.Owner);
+        group.MapDelete("/{orgId:guid}", Handle)
+            .WithName("DeleteOrganization")
+            .WithSummary("Delete an organization")
+            .RequireOrgRole(OrgRole.Owner);
 
     public static async Task<NoContent> Handle(Guid orgId, ClaimsPrincipal user, NpgsqlDataSource dataSource, AuditLog audit, CancellationToken cancellationToken)
     {

@@ -7,7 +7,7 @@ namespace Service.Features.Organizations;
 public static class GetOrganization
 {
     public static void Map(RouteGroupBuilder group) =>
-        group.MapGet("/{orgId:guid}", Handle).WithName("GetOrganization").RequireOrgRole(OrgRole.Viewer);
+        group.MapGet("/{orgId:guid}", Handle).WithName("GetOrganization").WithSummary("Get an organization").RequireOrgRole(OrgRole.Viewer);
 
     public static async Task<Ok<OrganizationResponse>> Handle(Guid orgId, HttpContext context, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {

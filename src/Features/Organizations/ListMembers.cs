@@ -9,7 +9,7 @@ public sealed record MemberListResponse(IReadOnlyList<MemberResponse> Items);
 public static class ListMembers
 {
     public static void Map(RouteGroupBuilder group) =>
-        group.MapGet("/", Handle).WithName("ListMembers").RequireOrgRole(OrgRole.Viewer);
+        group.MapGet("/", Handle).WithName("ListMembers").WithSummary("List an organization's members").RequireOrgRole(OrgRole.Viewer);
 
     public static async Task<Ok<MemberListResponse>> Handle(Guid orgId, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {

@@ -11,7 +11,10 @@ public sealed record OrganizationListResponse(IReadOnlyList<OrganizationResponse
 public static class ListOrganizations
 {
     public static void Map(RouteGroupBuilder group) =>
-        group.MapGet("/", Handle).WithName("ListOrganizations").RequireAuthorization(AuthPolicies.User);
+        group.MapGet("/", Handle)
+            .WithName("ListOrganizations")
+            .WithSummary("List the caller's organizations")
+            .RequireAuthorization(AuthPolicies.User);
 
     public static async Task<Ok<OrganizationListResponse>> Handle(ClaimsPrincipal user, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {

@@ -12,6 +12,7 @@ public static class RemoveMember
     public static void Map(RouteGroupBuilder group) =>
         group.MapDelete("/{userId:guid}", Handle)
             .WithName("RemoveMember")
+            .WithSummary("Remove a member from an organization")
             .RequireOrgRole(OrgRole.Viewer)
             .ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status404NotFound)

@@ -13,7 +13,10 @@ public sealed record RenameOrganizationRequest([property: Required, StringLength
 public static class RenameOrganization
 {
     public static void Map(RouteGroupBuilder group) =>
-        group.MapPatch("/{orgId:guid}", Handle).WithName("RenameOrganization").RequireOrgRole(OrgRole.Admin);
+        group.MapPatch("/{orgId:guid}", Handle)
+            .WithName("RenameOrganization")
+            .WithSummary("Rename an organization")
+            .RequireOrgRole(OrgRole.Admin);
 
     public static async Task<Ok<OrganizationResponse>> Handle(
         Guid orgId, RenameOrganizationRequest request, ClaimsPrincipal user, HttpContext context, NpgsqlDataSource dataSource, AuditLog audit, CancellationToken cancellationToken)

@@ -22,6 +22,7 @@ public static class CompleteUpload
     public static void Map(RouteGroupBuilder group) =>
         group.MapPost("/{uploadId:guid}/complete", Handle)
             .WithName("CompleteUpload")
+            .WithSummary("Complete a direct upload after the browser's PUT")
             .RequireAuthorization(AuthPolicies.OrgIngest)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)

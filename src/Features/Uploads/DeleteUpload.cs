@@ -13,7 +13,10 @@ namespace Service.Features.Uploads;
 public static class DeleteUpload
 {
     public static void Map(RouteGroupBuilder group) =>
-        group.MapDelete("/{uploadId:guid}", Handle).WithName("DeleteUpload").RequireOrgRole(OrgRole.Member)
+        group.MapDelete("/{uploadId:guid}", Handle)
+            .WithName("DeleteUpload")
+            .WithSummary("Delete an upload and its stored file")
+            .RequireOrgRole(OrgRole.Member)
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
     public static async Task<Results<NoContent, ProblemHttpResult>> Handle(

@@ -16,7 +16,11 @@ public static class GetUpload
     public static readonly TimeSpan DownloadUrlLifetime = TimeSpan.FromMinutes(5);
 
     public static void Map(RouteGroupBuilder group) =>
-        group.MapGet("/{uploadId:guid}", Handle).WithName("GetUpload").RequireOrgRole(OrgRole.Viewer).ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapGet("/{uploadId:guid}", Handle)
+            .WithName("GetUpload")
+            .WithSummary("Get an upload with a short-lived download URL")
+            .RequireOrgRole(OrgRole.Viewer)
+            .ProducesProblem(StatusCodes.Status404NotFound);
 
     public static async Task<Results<Ok<UploadDetailsResponse>, ProblemHttpResult>> Handle(
         Guid orgId, Guid uploadId, NpgsqlDataSource dataSource, IAmazonS3 s3, IOptions<StorageOptions> storage, TimeProvider time, CancellationToken cancellationToken)

@@ -16,7 +16,11 @@ public static class ListUploads
     public const int MaxLimit = 200;
     private static readonly string[] Statuses = ["pending", "ready", "deleted"];
 
-    public static void Map(RouteGroupBuilder group) => group.MapGet("/", Handle).WithName("ListUploads").RequireOrgRole(OrgRole.Viewer);
+    public static void Map(RouteGroupBuilder group) =>
+        group.MapGet("/", Handle)
+            .WithName("ListUploads")
+            .WithSummary("List an organization's uploads")
+            .RequireOrgRole(OrgRole.Viewer);
 
     public static async Task<Results<Ok<UploadPage>, ValidationProblem>> Handle(
         Guid orgId, [AsParameters] ListUploadsQuery query, NpgsqlDataSource dataSource, CancellationToken cancellationToken)

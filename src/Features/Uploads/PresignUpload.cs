@@ -33,6 +33,7 @@ public static class PresignUpload
     public static void Map(RouteGroupBuilder group) =>
         group.MapPost("/presign", Handle)
             .WithName("PresignUpload")
+            .WithSummary("Start a direct upload from the browser (presigned PUT)")
             .RequireAuthorization(AuthPolicies.OrgIngest)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);

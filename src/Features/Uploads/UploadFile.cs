@@ -23,6 +23,7 @@ public static class UploadFile
     public static void Map(RouteGroupBuilder group) =>
         group.MapPost("/", Handle)
             .WithName("UploadFile")
+            .WithSummary("Upload a file (multipart, streamed to storage)")
             .RequireAuthorization(AuthPolicies.OrgIngest)
             .WithMetadata(new Microsoft.AspNetCore.Mvc.DisableRequestSizeLimitAttribute()) // Uploads:MaxSizeBytes is enforced while streaming
             // No Accepts("multipart/form-data") metadata: routing would answer 415 before authorization (401/404).

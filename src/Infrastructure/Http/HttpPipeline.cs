@@ -61,7 +61,12 @@ public static class HttpPipeline
                 .WithExposedHeaders(ExposedHeaders)
                 .SetPreflightMaxAge(TimeSpan.FromSeconds(settings.Value.PreflightMaxAgeSeconds))));
 
-        services.AddOpenApi(o => o.AddOperationTransformer<OpenApiProblemResponses>());
+        services.AddOpenApi(o =>
+        {
+            o.AddDocumentTransformer<OpenApiDocumentDefaults>();
+            o.AddOperationTransformer<OpenApiDocumentDefaults>();
+            o.AddOperationTransformer<OpenApiProblemResponses>();
+        });
         return builder;
     }
 

@@ -13,7 +13,12 @@ public sealed class OpenApiProblemResponses : IOpenApiOperationTransformer
 {
     public async Task TransformAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
     {
-        var schema = await context.GetOrCreateSchemaAsync(typeof(ProblemDetails), null, cancellationToken);
+        // One shared schema: the component the framework's own problem responses use, added here if none did yet.
+        if (context.Document is { } document && document.Components?.Schemas?.ContainsKey(nameof(ProblemDetails)) != true)
+        {
+            document.AddComponent(nameof(ProblemDetails), await context.GetOrCreateSchemaAsync(typeof(ProblemDetails), null, cancellationToken));
+        }
+        IOpenApiSchema schema = new OpenApiSchemaReference(nameof(ProblemDetails), context.Document);
         operation.Responses ??= new OpenApiResponses();
         Add(operation, "500", "An unexpected error; the body carries the traceId to quote.", schema);
         var metadata = context.Description.ActionDescriptor.EndpointMetadata;

@@ -24,7 +24,7 @@ public sealed class TestEndpoints : IStartupFilter
         next(app);
         // Set by the app's UseRouting: the WebApplication itself, so these join its endpoints before the first request.
         var endpoints = (IEndpointRouteBuilder)app.Properties["__EndpointRouteBuilder"]!;
-        var group = endpoints.MapGroup("/test").AllowAnonymous();
+        var group = endpoints.MapGroup("/test").AllowAnonymous().ExcludeFromDescription(); // not part of the product's API
         group.MapPost("/echo", (TestEchoRequest request) => TypedResults.Ok(request));
         group.MapGet("/throw", string () => throw new InvalidOperationException($"database password is {SecretInException}"));
         group.MapGet("/slow", async (int ms, CancellationToken ct) =>
@@ -52,6 +52,6 @@ public sealed class TestEndpoints : IStartupFilter
             {
                 throw new InvalidOperationException("The report could not be built", e);
             }
-        }).RequireAuthorization(Service.Infrastructure.Security.AuthPolicies.OrgViewer);
+        }).RequireAuthorization(Service.Infrastructure.Security.AuthPolicies.OrgViewer).ExcludeFromDescription();
     };
 }

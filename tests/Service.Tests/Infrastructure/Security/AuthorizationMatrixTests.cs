@@ -16,7 +16,7 @@ namespace Service.Tests.Infrastructure.Security;
 public sealed partial class AuthorizationMatrixTests(ServiceFactory factory) : IClassFixture<ServiceFactory>, IAsyncLifetime
 {
     // Routes meant for callers who are not signed in. Anything else marked anonymous fails the first test.
-    private static readonly Regex PublicRoutes = new(@"^/(health/.*|openapi/.*|api/v1/auth/(register|login|refresh)|test/.*)$");
+    private static readonly Regex PublicRoutes = new(@"^/(health/.*|openapi/.*|docs(/.*)?|api/v1/auth/(register|login|refresh)|test/.*)$");
 
     private static readonly HashSet<string> KnownPolicies =
         [AuthPolicies.User, AuthPolicies.OrgViewer, AuthPolicies.OrgMember, AuthPolicies.OrgAdmin, AuthPolicies.OrgOwner, AuthPolicies.OrgIngest, AuthPolicies.Ops];
