@@ -21,6 +21,7 @@ public static class InfrastructureRegistration
     {
         var services = builder.Services;
         builder.AddLogging();
+        builder.AddTelemetry();
         builder.AddHttpBasics();
 
         services.AddHttpContextAccessor();
@@ -29,7 +30,6 @@ public static class InfrastructureRegistration
         services.AddSingleton<AuditLog>();
         services.AddSingleton<DependencyPipelines>();
         builder.AddErrorReporting();
-        services.AddHostedService<Telemetry>();
 
         services.AddHealth();
         services.AddDatabase();

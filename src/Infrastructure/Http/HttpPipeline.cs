@@ -79,7 +79,6 @@ public static class HttpPipeline
         app.UseStatusCodePages(); // empty 404/405 and friends get a problem details body
         app.UseCors(CorsPolicyName);
         app.UseRouting();
-        app.UseMiddleware<Observability.RouteTagging>();
         app.UseMiddleware<Database.DatabaseCircuitMiddleware>(); // before authentication, whose API key lookup is database work
         app.UseMiddleware<RequestBodyLimit>(); // after routing: an endpoint may declare its own limit
         app.UseAuthentication();

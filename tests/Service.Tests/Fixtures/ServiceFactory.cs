@@ -79,15 +79,20 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
         return other;
     }
 
+    private static readonly string[] ReadByTheBuilder = ["ErrorReporting:", "OTEL_", "Telemetry:"];
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment(EnvironmentName);
         var settings = BaseSettings();
         foreach (var (key, value) in Settings) settings[key] = value;
         builder.ConfigureAppConfiguration((_, config) => config.AddInMemoryCollection(settings));
-        // What the app reads before its host is built (whether error reporting is on) must arrive as a process would
-        // pass it: the factory hands host settings to the entry point as command-line arguments.
-        foreach (var (key, value) in settings.Where(s => s.Key.StartsWith("ErrorReporting:", StringComparison.Ordinal))) builder.UseSetting(key, value);
+        // What the app reads before its host is built (whether error reporting and telemetry are on) must arrive as a
+        // process would pass it: the factory hands host settings to the entry point as command-line arguments.
+        foreach (var (key, value) in settings.Where(s => ReadByTheBuilder.Any(prefix => s.Key.StartsWith(prefix, StringComparison.Ordinal))))
+        {
+            builder.UseSetting(key, value);
+        }
         builder.ConfigureServices(services =>
         {
             services.AddSingleton<ILoggerProvider>(Logs);

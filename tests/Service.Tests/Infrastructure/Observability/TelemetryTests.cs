@@ -50,6 +50,8 @@ public sealed class TelemetryTests(TelemetryTests.Factory factory) : IClassFixtu
 
         var traces = await ReceivedAsync("/v1/traces", "POST /api/v1/orgs/{orgId:guid}/events/", "http.route");
         Assert.Contains("workflow-service", traces); // service.name resource
+        await ReceivedAsync("/v1/traces", "EVALSHA", "db.system"); // the rate limiter's decision, from the Redis instrumentation
+        await ReceivedAsync("/v1/traces", "INSERT INTO events"); // Npgsql's span carries the statement
 
         var upload = await owner.Client.PostAsync($"/api/v1/orgs/{orgId}/uploads", Features.Uploads.UploadRequests.Form("hi\n"u8.ToArray(), "a.txt", "text/plain"));
         await Identity.EnsureAsync(upload, HttpStatusCode.Created);
@@ -57,5 +59,7 @@ public sealed class TelemetryTests(TelemetryTests.Factory factory) : IClassFixtu
 
         await ReceivedAsync("/v1/metrics", "events.ingested", "feature_flags.evaluations", "EventIngest");
         await ReceivedAsync("/v1/metrics", "http.server.request.duration");
+        await ReceivedAsync("/v1/metrics", "dotnet.gc."); // runtime instrumentation
+        await ReceivedAsync("/v1/metrics", "db.client.operation.duration"); // Npgsql's metrics
     }
 }
