@@ -36,11 +36,13 @@ public sealed partial class DistributedRateLimiter : PartitionedRateLimiter<Http
         _time = time;
         _logger = logger;
         var settings = options.CurrentValue;
-        // No retry: the decision script counts the request, and a rate decision must not wait. The sampling window
-        // is as short as the budget allows, so a hung Redis opens the circuit within about half a second even after
-        // thousands of good decisions; minimum throughput 10: a burst's few slow answers must not open it.
+        // No retry: the decision script counts the request, and a rate decision must not wait. No timeout either: the
+        // store enforces the decision budget for all waiting decisions with one timer (Polly's is one per call, and
+        // cost more CPU than deciding). The sampling window is as short as the budget allows, so a hung Redis opens the
+        // circuit within about half a second even after thousands of good decisions; minimum throughput 10: a burst's
+        // few slow answers must not open it.
         var budget = TimeSpan.FromMilliseconds(settings.RedisTimeoutMilliseconds);
-        _redisCalls = pipelines.Build(new DependencyPolicy("redis", budget, TimeSpan.FromSeconds(settings.BreakSeconds), MinimumThroughput: 10,
+        _redisCalls = pipelines.Build(new DependencyPolicy("redis", Timeout: null, TimeSpan.FromSeconds(settings.BreakSeconds), MinimumThroughput: 10,
             (e, _) => e is RedisException or TimeoutException, Sampling: budget * 2), Circuit);
     }
 
@@ -66,8 +68,9 @@ public sealed partial class DistributedRateLimiter : PartitionedRateLimiter<Http
         WindowDecision decision;
         try
         {
+            var budget = TimeSpan.FromMilliseconds(settings.RedisTimeoutMilliseconds);
             decision = await _redisCalls.ExecuteAsync(
-                async token => await _redis.DecideAsync(keys, limits, policy.Monitor, token), cancellationToken);
+                async token => await _redis.DecideAsync(keys, limits, policy.Monitor, token, budget), cancellationToken);
         }
         catch (Exception e) when (e is RedisException or TimeoutException or ExecutionRejectedException && !cancellationToken.IsCancellationRequested)
         {

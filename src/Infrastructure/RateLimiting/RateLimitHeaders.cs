@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 
 namespace Service.Infrastructure.RateLimiting;
 
@@ -10,21 +11,39 @@ namespace Service.Infrastructure.RateLimiting;
 /// </summary>
 public static class RateLimitHeaders
 {
+    // The policy header only changes with the limits: built once per policy and limits, not per response.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string, WindowLimit, WindowLimit?), string> PolicyHeaders = new();
+
     public static void Register(HttpContext context, string policy, WindowDecision decision, TimeProvider time)
     {
         if (decision.Windows.Count == 0) return;
-        context.Response.OnStarting(() =>
+        context.Response.OnStarting(static state =>
         {
+            var (context, policy, decision, time) = ((HttpContext, string, WindowDecision, TimeProvider))state;
+            var windows = decision.Windows;
             var headers = context.Response.Headers;
-            headers["RateLimit-Policy"] = string.Join(", ", decision.Windows.Select(w =>
-                $"\"{policy}-{w.Window.Label}\";q={w.Window.Limit};w={w.Window.WindowSeconds}"));
-            headers["RateLimit"] = string.Join(", ", decision.Windows.Select(w =>
-                $"\"{policy}-{w.Window.Label}\";r={w.Remaining};t={w.ResetSeconds}"));
-            var tightest = decision.Windows.OrderBy(w => w.Remaining).ThenByDescending(w => w.ResetSeconds).First();
+            headers["RateLimit-Policy"] = PolicyHeader(policy, windows);
+            var remaining = new StringBuilder();
+            var tightest = windows[0];
+            foreach (var w in windows)
+            {
+                if (remaining.Length > 0) remaining.Append(", ");
+                remaining.Append(CultureInfo.InvariantCulture, $"\"{policy}-{w.Window.Label}\";r={w.Remaining};t={w.ResetSeconds}");
+                if (w.Remaining < tightest.Remaining || (w.Remaining == tightest.Remaining && w.ResetSeconds > tightest.ResetSeconds)) tightest = w;
+            }
+            headers["RateLimit"] = remaining.ToString();
             headers["X-RateLimit-Limit"] = tightest.Window.Limit.ToString(CultureInfo.InvariantCulture);
             headers["X-RateLimit-Remaining"] = tightest.Remaining.ToString(CultureInfo.InvariantCulture);
             headers["X-RateLimit-Reset"] = time.GetUtcNow().AddSeconds(tightest.ResetSeconds).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
             return Task.CompletedTask;
-        });
+        }, (context, policy, decision, time));
     }
+
+    private static string PolicyHeader(string policy, IReadOnlyList<WindowResult> windows) =>
+        windows.Count > 2
+            ? Build(policy, windows)
+            : PolicyHeaders.GetOrAdd((policy, windows[0].Window, windows.Count > 1 ? windows[1].Window : null), _ => Build(policy, windows));
+
+    private static string Build(string policy, IReadOnlyList<WindowResult> windows) =>
+        string.Join(", ", windows.Select(w => $"\"{policy}-{w.Window.Label}\";q={w.Window.Limit};w={w.Window.WindowSeconds}"));
 }

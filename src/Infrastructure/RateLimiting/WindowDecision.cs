@@ -15,9 +15,22 @@ public sealed record WindowDecision(bool Allowed, IReadOnlyList<WindowResult> Wi
     public TimeSpan RetryAfter => Windows.Count == 0 ? TimeSpan.Zero : Windows.Max(w => w.RetryAfter);
 
     /// <summary>Reduces per-key results (key-major order, one per window) to the tightest result per window.</summary>
-    public static WindowDecision Combine(bool allowed, IReadOnlyList<WindowLimit> limits, IReadOnlyList<WindowResult> perKey) =>
-        new(allowed, limits.Select((_, i) => perKey.Where((_, j) => j % limits.Count == i)
-            .OrderBy(r => r.Remaining).ThenByDescending(r => r.RetryAfter).First()).ToList());
+    /// <remarks>Runs for every limited request: plain loops, no allocation beyond the result.</remarks>
+    public static WindowDecision Combine(bool allowed, IReadOnlyList<WindowLimit> limits, IReadOnlyList<WindowResult> perKey)
+    {
+        var tightest = new WindowResult[limits.Count];
+        for (var j = 0; j < perKey.Count; j++)
+        {
+            var i = j % limits.Count;
+            var candidate = perKey[j];
+            if (tightest[i] is not { } best || candidate.Remaining < best.Remaining
+                || (candidate.Remaining == best.Remaining && candidate.RetryAfter > best.RetryAfter))
+            {
+                tightest[i] = candidate;
+            }
+        }
+        return new WindowDecision(allowed, tightest);
+    }
 }
 
 /// <summary>
