@@ -14,25 +14,9 @@ public sealed class DatabaseCircuitTests(DatabaseCircuitTests.Factory factory, I
 {
     public const int RequestTimeoutSeconds = 3;
 
-    public sealed class Factory : ServiceFactory
-    {
-        public LocalServer Postgres { get; } = LocalServer.Postgres();
-
-        public override async Task InitializeAsync()
-        {
-            await base.InitializeAsync();
-            await Postgres.StartAsync();
-            Settings["Database:Url"] = $"postgres://postgres@127.0.0.1:{Postgres.Port}/postgres"; // migrated at startup
-            Settings["Database:RequestTimeoutSeconds"] = RequestTimeoutSeconds.ToString();
-            Settings["Health:CheckTimeoutMilliseconds"] = "1000";
-        }
-
-        public override async ValueTask DisposeAsync()
-        {
-            await base.DisposeAsync();
-            await Postgres.DisposeAsync();
-        }
-    }
+    public sealed class Factory() : PrivateServerFactory(LocalServer.Postgres(),
+        ("Database:RequestTimeoutSeconds", $"{RequestTimeoutSeconds}"),
+        ("Health:CheckTimeoutMilliseconds", "1000"));
 
     private static readonly TimeSpan Before = TimeSpan.FromSeconds(3), Hang = TimeSpan.FromSeconds(7), After = TimeSpan.FromSeconds(3);
 
@@ -50,7 +34,7 @@ public sealed class DatabaseCircuitTests(DatabaseCircuitTests.Factory factory, I
         var running = load.RunAsync(8, token => user.Client.GetAsync($"/api/v1/orgs/{orgId}", token), stop.Token);
         await Task.Delay(Before);
         var frozenAt = load.Now;
-        factory.Postgres.Pause();
+        factory.Dependency.Pause();
         TimeSpan thawedAt;
         HttpStatusCode live, ready, openApi;
         JsonElement problem = default;
@@ -70,7 +54,7 @@ public sealed class DatabaseCircuitTests(DatabaseCircuitTests.Factory factory, I
         finally
         {
             thawedAt = load.Now;
-            factory.Postgres.Resume();
+            factory.Dependency.Resume();
         }
         await Task.Delay(After);
         stop.Cancel();

@@ -9,27 +9,11 @@ namespace Service.Tests.Infrastructure.Database;
 /// </summary>
 public sealed class DatabaseOutageTests(DatabaseOutageTests.Factory factory) : IClassFixture<DatabaseOutageTests.Factory>
 {
-    public sealed class Factory : ServiceFactory
-    {
-        public LocalServer Postgres { get; } = LocalServer.Postgres();
-
-        public override async Task InitializeAsync()
-        {
-            await base.InitializeAsync();
-            await Postgres.StartAsync();
-            Settings["Database:Url"] = $"postgres://postgres@127.0.0.1:{Postgres.Port}/postgres"; // migrated at startup
-            Settings["Database:ConnectTimeoutSeconds"] = "2";
-            Settings["Database:CommandTimeoutSeconds"] = "2";
-            Settings["Health:CheckTimeoutMilliseconds"] = "1000";
-            Settings["Health:CacheMilliseconds"] = "0";
-        }
-
-        public override async ValueTask DisposeAsync()
-        {
-            await base.DisposeAsync();
-            await Postgres.DisposeAsync();
-        }
-    }
+    public sealed class Factory() : PrivateServerFactory(LocalServer.Postgres(),
+        ("Database:ConnectTimeoutSeconds", "2"),
+        ("Database:CommandTimeoutSeconds", "2"),
+        ("Health:CheckTimeoutMilliseconds", "1000"),
+        ("Health:CacheMilliseconds", "0"));
 
     [Fact]
     public async Task Requests_answer_503_within_their_timeouts_while_PostgreSQL_is_paused_and_work_again_after()
@@ -39,7 +23,7 @@ public sealed class DatabaseOutageTests(DatabaseOutageTests.Factory factory) : I
         var anonymous = factory.CreateClient();
         Assert.Equal(HttpStatusCode.OK, (await owner.Client.GetAsync($"/api/v1/orgs/{orgId}")).StatusCode);
 
-        factory.Postgres.Pause();
+        factory.Dependency.Pause();
         try
         {
             foreach (var url in new[] { $"/api/v1/orgs/{orgId}", "/api/v1/orgs", "/api/v1/auth/me" })
@@ -61,7 +45,7 @@ public sealed class DatabaseOutageTests(DatabaseOutageTests.Factory factory) : I
         }
         finally
         {
-            factory.Postgres.Resume();
+            factory.Dependency.Resume();
         }
 
         var deadline = DateTime.UtcNow.AddSeconds(15);

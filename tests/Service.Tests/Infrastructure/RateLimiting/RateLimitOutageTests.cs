@@ -7,27 +7,11 @@ namespace Service.Tests.Infrastructure.RateLimiting;
 /// <summary>A Redis of this class's own is stopped mid-test and started again.</summary>
 public sealed class RateLimitOutageTests : IClassFixture<RateLimitOutageTests.Factory>
 {
-    public sealed class Factory : ServiceFactory
-    {
-        public LocalServer Redis { get; } = LocalServer.Redis();
-
-        public override async Task InitializeAsync()
-        {
-            await base.InitializeAsync();
-            await Redis.StartAsync();
-            Settings["Redis:Url"] = $"redis://127.0.0.1:{Redis.Port}";
-            Settings["RateLimits:PerMinute"] = "5";
-            Settings["RateLimits:Policies:auth:PerMinute"] = "1000";
-            Settings["RateLimits:BreakSeconds"] = "1";
-            Settings["RateLimits:FallbackWarningIntervalSeconds"] = "3600";
-        }
-
-        public override async ValueTask DisposeAsync()
-        {
-            await base.DisposeAsync();
-            await Redis.DisposeAsync();
-        }
-    }
+    public sealed class Factory() : PrivateServerFactory(LocalServer.Redis(),
+        ("RateLimits:PerMinute", "5"),
+        ("RateLimits:Policies:auth:PerMinute", "1000"),
+        ("RateLimits:BreakSeconds", "1"),
+        ("RateLimits:FallbackWarningIntervalSeconds", "3600"));
 
     private readonly Factory _factory;
     private readonly HttpClient _client;
@@ -46,7 +30,7 @@ public sealed class RateLimitOutageTests : IClassFixture<RateLimitOutageTests.Fa
     {
         Assert.Equal(HttpStatusCode.Unauthorized, (await LoginAsync()).StatusCode);
         await Limited.StartWellInsideWindowAsync();
-        await _factory.Redis.StopAsync();
+        await _factory.Dependency.StopAsync();
         try
         {
             // Fail-open ("api"): served, within the same limits, decided in this instance's memory.
@@ -80,7 +64,7 @@ public sealed class RateLimitOutageTests : IClassFixture<RateLimitOutageTests.Fa
         }
         finally
         {
-            await _factory.Redis.StartAsync();
+            await _factory.Dependency.StartAsync();
         }
 
         // Recovery needs no restart: once the circuit's break is over, decisions go to Redis again.

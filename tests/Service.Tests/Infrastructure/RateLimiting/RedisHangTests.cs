@@ -11,23 +11,7 @@ namespace Service.Tests.Infrastructure.RateLimiting;
 [Collection(LoadTests.Name)]
 public sealed class RedisHangTests(RedisHangTests.Factory factory, ITestOutputHelper output) : IClassFixture<RedisHangTests.Factory>
 {
-    public sealed class Factory : ServiceFactory
-    {
-        public LocalServer Redis { get; } = LocalServer.Redis();
-
-        public override async Task InitializeAsync()
-        {
-            await base.InitializeAsync();
-            await Redis.StartAsync();
-            Settings["Redis:Url"] = $"redis://127.0.0.1:{Redis.Port}";
-        }
-
-        public override async ValueTask DisposeAsync()
-        {
-            await base.DisposeAsync();
-            await Redis.DisposeAsync();
-        }
-    }
+    public sealed class Factory() : PrivateServerFactory(LocalServer.Redis());
 
     private static readonly TimeSpan Before = TimeSpan.FromSeconds(3), Hang = TimeSpan.FromSeconds(6), After = TimeSpan.FromSeconds(3);
 
@@ -43,7 +27,7 @@ public sealed class RedisHangTests(RedisHangTests.Factory factory, ITestOutputHe
         var running = load.RunAsync(8, token => user.Client.GetAsync("/api/v1/auth/me", token), stop.Token);
         await Task.Delay(Before);
         var frozenAt = load.Now;
-        factory.Redis.Pause();
+        factory.Dependency.Pause();
         TimeSpan thawedAt;
         HttpResponseMessage login;
         TimeSpan loginTook;
@@ -59,7 +43,7 @@ public sealed class RedisHangTests(RedisHangTests.Factory factory, ITestOutputHe
         finally
         {
             thawedAt = load.Now;
-            factory.Redis.Resume();
+            factory.Dependency.Resume();
         }
         await Task.Delay(After);
         stop.Cancel();
