@@ -25,8 +25,8 @@ public sealed class FakeSentry : IAsyncDisposable
     public string Dsn(string path = "") => $"http://public-key-1@127.0.0.1:{Port}/{path}42";
     public ConcurrentQueue<Received> Requests { get; } = new();
 
-    /// <summary>The answer to the next requests; null: hold the connection and never answer.</summary>
-    public Func<int, (HttpStatusCode Status, Dictionary<string, string> Headers)?> Answer { get; set; } = _ => (HttpStatusCode.OK, []);
+    /// <summary>The answer to a request, by what it carries; null: hold the connection and never answer.</summary>
+    public Func<Received, (HttpStatusCode Status, Dictionary<string, string> Headers)?> Answer { get; set; } = _ => (HttpStatusCode.OK, []);
 
     /// <summary>How long each answer takes (a slow ingest endpoint).</summary>
     public TimeSpan AnswerDelay { get; set; }
@@ -42,14 +42,18 @@ public sealed class FakeSentry : IAsyncDisposable
 
         /// <summary>Whether this envelope carries an error event (the SDK also sends client reports of its own).</summary>
         public bool IsEvent => Items.Any(i => i.Header.GetProperty("type").GetString() == "event");
+
+        /// <summary>
+        /// An unobserved task exception of the whole process: the SDK reports those too, and in tests that process is
+        /// the test runner, whose other classes leave some behind. Never an event of the instance under test.
+        /// </summary>
+        public bool IsProcessWide => Body.Contains("\"UnobservedTaskException\"", StringComparison.Ordinal);
+
         public JsonElement Event => JsonDocument.Parse(Items.First(i => i.Header.GetProperty("type").GetString() == "event").Payload).RootElement;
     }
 
-    /// <summary>
-    /// The envelopes that carry an error event of the instance under test. The SDK also reports the whole process's
-    /// unobserved task exceptions, and in tests that process is the test runner: those are left out.
-    /// </summary>
-    public IReadOnlyList<Received> Events => Requests.Where(r => r.IsEvent && !r.Body.Contains("\"UnobservedTaskException\"", StringComparison.Ordinal)).ToList();
+    /// <summary>The envelopes that carry an error event of the instance under test.</summary>
+    public IReadOnlyList<Received> Events => Requests.Where(r => r.IsEvent && !r.IsProcessWide).ToList();
 
     public async Task<Received> NextAsync(int count = 1, int timeoutSeconds = 10)
     {
@@ -64,7 +68,6 @@ public sealed class FakeSentry : IAsyncDisposable
 
     private async Task AcceptLoopAsync()
     {
-        var index = 0;
         while (!_stop.IsCancellationRequested)
         {
             HttpListenerContext context;
@@ -74,11 +77,13 @@ public sealed class FakeSentry : IAsyncDisposable
             {
                 var encoding = context.Request.Headers["Content-Encoding"];
                 Stream body = encoding == "gzip" ? new GZipStream(context.Request.InputStream, CompressionMode.Decompress) : context.Request.InputStream;
+                Received received;
                 using (var reader = new StreamReader(body))
                 {
-                    Requests.Enqueue(new Received(context.Request.Url!.AbsolutePath, context.Request.Headers["X-Sentry-Auth"], context.Request.ContentType, encoding, await reader.ReadToEndAsync()));
+                    received = new Received(context.Request.Url!.AbsolutePath, context.Request.Headers["X-Sentry-Auth"], context.Request.ContentType, encoding, await reader.ReadToEndAsync());
                 }
-                if (Answer(index++) is not { } answer) continue; // never answered
+                Requests.Enqueue(received);
+                if (Answer(received) is not { } answer) continue; // never answered
                 if (AnswerDelay > TimeSpan.Zero) await Task.Delay(AnswerDelay);
                 context.Response.StatusCode = (int)answer.Status;
                 foreach (var (name, value) in answer.Headers) context.Response.Headers[name] = value;

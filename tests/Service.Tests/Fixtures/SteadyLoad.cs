@@ -37,6 +37,37 @@ public sealed class SteadyLoad
             }
         })));
 
+    /// <summary>
+    /// Runs the load for <paramref name="before"/>, freezes <paramref name="server"/> for <paramref name="frozen"/>
+    /// (running <paramref name="whileFrozen"/> meanwhile, from the moment it froze), thaws it and goes on for
+    /// <paramref name="after"/>. Returns when the server froze and thawed, on this load's clock.
+    /// </summary>
+    public async Task<(TimeSpan FrozenAt, TimeSpan ThawedAt)> AcrossFreezeAsync(
+        LocalServer server, int clients, Func<CancellationToken, Task<HttpResponseMessage>> send,
+        TimeSpan before, TimeSpan frozen, TimeSpan after, Func<Task> whileFrozen)
+    {
+        using var stop = new CancellationTokenSource();
+        var running = RunAsync(clients, send, stop.Token);
+        await Task.Delay(before);
+        var frozenAt = Now;
+        server.Pause();
+        TimeSpan thawedAt;
+        try
+        {
+            await whileFrozen();
+            if (frozenAt + frozen - Now is { } rest && rest > TimeSpan.Zero) await Task.Delay(rest);
+        }
+        finally
+        {
+            thawedAt = Now;
+            server.Resume();
+        }
+        await Task.Delay(after);
+        stop.Cancel();
+        await running;
+        return (frozenAt, thawedAt);
+    }
+
     /// <summary>Completed requests per second, by whole second since the start, with how many answered 2xx.</summary>
     public IReadOnlyList<(int Second, int Completed, int Succeeded)> PerSecond() =>
         Outcomes.GroupBy(o => (int)o.FinishedAt.TotalSeconds).OrderBy(g => g.Key)
