@@ -20,7 +20,8 @@ public sealed record DependencyPolicy(
 
 /// <summary>
 /// The one place the dependency pipelines are built: retry (only where idempotent) around a circuit breaker around
-/// a timeout per attempt. A breaker opens when at least half of MinimumThroughput calls within the sampling window failed; while
+/// a timeout per attempt (where the caller does not bound its calls itself: PostgreSQL's command timeout, the rate
+/// limiter's decision budget). A breaker opens when at least half of MinimumThroughput calls within the sampling window failed; while
 /// open, calls fail at once with <see cref="BrokenCircuitException"/> (callers answer 503 with Retry-After or fall
 /// back). Every state change is logged and counted (circuit.state_changes, by dependency and state).
 /// </summary>

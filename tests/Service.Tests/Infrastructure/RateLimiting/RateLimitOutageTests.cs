@@ -47,7 +47,7 @@ public sealed class RateLimitOutageTests : IClassFixture<RateLimitOutageTests.Fa
             Assert.Equal("auth", problem.GetProperty("policy").GetString());
             Assert.NotNull(login.Headers.RetryAfter);
 
-            // The circuit opens once it has seen enough failures (10 calls within its 10 s sampling window).
+            // The circuit opens once it has seen enough failures (10 calls within its sampling window, twice the decision budget).
             for (var i = 0; i < 10; i++) await _client.GetAsAsync("/test/ping", Limited.NewIp());
 
             // Readiness keeps the instance in rotation and says why it is degraded.
