@@ -6,7 +6,9 @@ namespace Service.Infrastructure.Http;
 public sealed class SecurityHeaders(RequestDelegate next)
 {
     private const string ApiPolicy = "default-src 'none'; frame-ancestors 'none'";
-    private static readonly object PageNonceKey = new();
+
+    // A request feature rather than HttpContext.Items: Items is created on first use, and every response asks.
+    private sealed record PageNonce(string Value);
 
     public Task InvokeAsync(HttpContext context)
     {
@@ -16,7 +18,7 @@ public sealed class SecurityHeaders(RequestDelegate next)
             headers.XContentTypeOptions = "nosniff";
             headers["Referrer-Policy"] = "no-referrer";
             headers.XFrameOptions = "DENY";
-            headers.ContentSecurityPolicy = context.Items.TryGetValue(PageNonceKey, out var nonce) ? PagePolicy((string)nonce!) : ApiPolicy;
+            headers.ContentSecurityPolicy = context.Features.Get<PageNonce>() is { } nonce ? PagePolicy(nonce.Value) : ApiPolicy;
             headers.CacheControl = headers.CacheControl.Count == 0 ? "no-store" : headers.CacheControl;
             return Task.CompletedTask;
         });
@@ -29,10 +31,10 @@ public sealed class SecurityHeaders(RequestDelegate next)
     /// </summary>
     public static string UsePagePolicy(HttpContext context)
     {
-        if (context.Items.TryGetValue(PageNonceKey, out var existing)) return (string)existing!;
-        var nonce = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)); // nothing for HTML to encode
-        context.Items[PageNonceKey] = nonce;
-        return nonce;
+        if (context.Features.Get<PageNonce>() is { } existing) return existing.Value;
+        var nonce = new PageNonce(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16))); // hex: nothing for HTML to encode
+        context.Features.Set(nonce);
+        return nonce.Value;
     }
 
     private static string PagePolicy(string nonce) =>
