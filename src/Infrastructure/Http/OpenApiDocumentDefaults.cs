@@ -47,7 +47,7 @@ public sealed class OpenApiDocumentDefaults : IOpenApiDocumentTransformer, IOpen
         var metadata = context.Description.ActionDescriptor.EndpointMetadata;
         if (metadata.OfType<IAllowAnonymous>().Any() || !metadata.OfType<IAuthorizeData>().Any())
         {
-            operation.Security = []; // explicitly open
+            operation.Security = []; // none: the document leaves the empty list out, and the operation needs no credentials
             return Task.CompletedTask;
         }
         operation.Security = [Requirement(Bearer, context.Document)];
