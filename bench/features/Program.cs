@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Service.Infrastructure.FeatureFlags;
@@ -12,16 +11,8 @@ static class GateBench
 {
     public static async Task Main(string[] args)
     {
-        var port = int.Parse(args[0]);
         await using var factory = new GateBenchFactory();
-        factory.UseKestrel(o => o.Listen(System.Net.IPAddress.Loopback, port));
-        factory.StartServer();
-        Console.WriteLine($"listening on http://127.0.0.1:{port}");
-
-        var stop = new TaskCompletionSource();
-        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult(); });
-        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult(); });
-        await stop.Task;
+        await BenchHost.ServeUntilStoppedAsync(factory, int.Parse(args[0]), "gate bench");
     }
 }
 

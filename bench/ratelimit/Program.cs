@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
@@ -17,16 +16,8 @@ static class RateLimitBench
 {
     public static async Task Main(string[] args)
     {
-        var port = int.Parse(args[0]);
         await using var factory = new RateLimitBenchFactory(args[1]);
-        factory.UseKestrel(o => o.Listen(System.Net.IPAddress.Loopback, port));
-        factory.StartServer();
-        Console.WriteLine($"{args[1]} listening on http://127.0.0.1:{port}");
-
-        var stop = new TaskCompletionSource();
-        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult(); });
-        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult(); });
-        await stop.Task;
+        await BenchHost.ServeUntilStoppedAsync(factory, int.Parse(args[0]), args[1]);
     }
 }
 
