@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test against real servers: installs and starts PostgreSQL, Redis and s3rver on the test ports
-# (scripts/services.sh, profile "test"), installs the OpenAPI linter, runs `dotnet test` for the whole solution and
-# exits with its result.
+# (scripts/services.sh, profile "test"), installs the OpenAPI linter and the Standard Webhooks reference verifier,
+# runs `dotnet test` for the whole solution and exits with its result.
 # The servers it started are stopped afterwards; KEEP_SERVICES=1 leaves them running for faster reruns.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +20,13 @@ if ! grep -qs "\"version\": \"$REDOCLY_VERSION\"" .local/npm/node_modules/@redoc
   npm install --silent --no-audit --no-fund --prefix .local/npm "@redocly/cli@$REDOCLY_VERSION" >/dev/null
 fi
 export REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true
+
+# The webhook signature test verifies our signatures with the reference TypeScript implementation, run by node.
+STANDARDWEBHOOKS_VERSION=1.1.1
+if ! grep -qs "\"version\": \"$STANDARDWEBHOOKS_VERSION\"" .local/npm/node_modules/standardwebhooks/package.json; then
+  echo "test: installing standardwebhooks $STANDARDWEBHOOKS_VERSION into .local/npm" >&2
+  npm install --silent --no-audit --no-fund --prefix .local/npm "standardwebhooks@$STANDARDWEBHOOKS_VERSION" >/dev/null
+fi
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet test Service.slnx "$@"

@@ -4,6 +4,8 @@ using Service.Features.Auth;
 using Service.Features.Docs;
 using Service.Features.Events;
 using Service.Features.Health;
+using Service.Features.Integrations;
+using Service.Features.Operator;
 using Service.Features.Organizations;
 using Service.Features.Uploads;
 using Service.Infrastructure;
@@ -12,7 +14,7 @@ using Service.Infrastructure.FeatureFlags;
 using Service.Infrastructure.Http;
 using Service.Infrastructure.Settings;
 
-var isOperatorCommand = MigrationCommand.Matches(args) || FeatureFlagCommand.Matches(args);
+var isOperatorCommand = MigrationCommand.Matches(args) || FeatureFlagCommand.Matches(args) || RotateSecrets.Matches(args);
 var builder = WebApplication.CreateBuilder(AppConfiguration.CreateOptions(isOperatorCommand ? [] : args));
 AppConfiguration.AddFlatSettings(builder.Configuration, builder.Environment);
 
@@ -24,10 +26,15 @@ if (FeatureFlagCommand.Matches(args))
 {
     return await FeatureFlagCommand.RunAsync(args, builder.Configuration, Console.Out, Console.Error, CancellationToken.None);
 }
+if (RotateSecrets.Matches(args))
+{
+    return await RotateSecrets.RunAsync(args, builder.Configuration, builder.Environment, Console.Out, Console.Error, CancellationToken.None);
+}
 
 builder.AddInfrastructure();
 builder.Services.AddUploads();
 builder.Services.AddEvents();
+builder.Services.AddIntegrations();
 builder.Services.AddDocs();
 
 var app = builder.Build();
@@ -39,6 +46,7 @@ app.MapOrganizations();
 app.MapApiKeys();
 app.MapEvents();
 app.MapUploads();
+app.MapIntegrations();
 app.MapAdmin();
 
 return await app.RunGuardedAsync();

@@ -4,11 +4,13 @@ using Service.Infrastructure.Database;
 using Service.Infrastructure.FeatureFlags;
 using Service.Infrastructure.ErrorReporting;
 using Service.Infrastructure.Health;
+using Service.Infrastructure.Integrations;
 using Service.Infrastructure.Http;
 using Service.Infrastructure.Observability;
 using Service.Infrastructure.RateLimiting;
 using Service.Infrastructure.Redis;
 using Service.Infrastructure.Resilience;
+using Service.Infrastructure.Secrets;
 using Service.Infrastructure.Security;
 using Service.Infrastructure.Settings;
 using Service.Infrastructure.Storage;
@@ -36,6 +38,8 @@ public static class InfrastructureRegistration
         services.AddRedis();
         services.AddStorage();
         services.AddRateLimits();
+        services.AddSecrets();
+        services.AddIntegrationDelivery();
 
         services.AddStartupGuard(); // last: it wraps every ValidateOnStart registered above
         return builder;

@@ -44,8 +44,9 @@ public static class DatabaseRegistration
     /// <summary>The key of the data source for background jobs and migrations.</summary>
     public const string Background = "background";
 
-    // Each job runs one statement at a time, one instance at a time (advisory locks); migrations use one connection.
-    private const int BackgroundPoolSize = 4;
+    // Jobs run one statement at a time, one instance at a time (advisory locks); migrations use one connection; the
+    // webhook delivery worker holds one for LISTEN and takes short ones to claim batches and record attempts.
+    private const int BackgroundPoolSize = 10;
 
     private static NpgsqlDataSource Build(IServiceProvider services, NpgsqlConnectionStringBuilder connection, string name)
     {

@@ -23,7 +23,7 @@ public static class FeatureFlagCatalog
     public static readonly FeatureFlag EventIngest = new("EventIngest", "Agents can push file-usage events", FeatureKind.KillSwitch, true);
     public static readonly FeatureFlag Uploads = new("Uploads", "Files can be uploaded to storage", FeatureKind.KillSwitch, true);
     public static readonly FeatureFlag Workflows = new("Workflows", "Workflows can be edited and run", FeatureKind.KillSwitch, true);
-    public static readonly FeatureFlag OutboundWebhooks = new("OutboundWebhooks", "Workflow steps may call external webhooks", FeatureKind.KillSwitch, true);
+    public static readonly FeatureFlag OutboundWebhooks = new("OutboundWebhooks", "Sending messages to integrations (webhooks, Slack)", FeatureKind.KillSwitch, true);
 
     public static readonly FeatureFlag Suggestions = new("Suggestions", "Workflow suggestions from detected usage patterns", FeatureKind.Release, false);
 

@@ -22,6 +22,8 @@ public static class ServiceDiagnostics
     private static readonly Counter<long> JobRuns = Meter.CreateCounter<long>("jobs.runs", "{run}", "Background job runs, by job");
     private static readonly Counter<long> JobFailures = Meter.CreateCounter<long>("jobs.failures", "{run}", "Background job runs that failed, by job");
     private static readonly Counter<long> FlagEvaluations = Meter.CreateCounter<long>("feature_flags.evaluations", "{evaluation}", "Feature gate evaluations, by flag and result");
+    private static readonly Counter<long> WebhookAttempts = Meter.CreateCounter<long>("webhooks.attempts", "{attempt}", "Webhook delivery attempts, by resulting status and error class");
+    private static readonly Histogram<double> WebhookLatency = Meter.CreateHistogram<double>("webhooks.delivery.duration", "s", "From a message's creation to its acknowledged delivery");
     private static readonly Counter<long> EventsIngested = Meter.CreateCounter<long>("events.ingested", "{event}", "Events stored by ingest (duplicates not counted)");
 
     /// <summary>A span and a run count for one round of a background job; dispose it when the round ends.</summary>
@@ -39,6 +41,11 @@ public static class ServiceDiagnostics
 
     public static void FlagEvaluated(string flag, bool enabled) =>
         FlagEvaluations.Add(1, new KeyValuePair<string, object?>("feature", flag), new KeyValuePair<string, object?>("enabled", enabled));
+
+    public static void WebhookAttempt(string status, string? errorClass) =>
+        WebhookAttempts.Add(1, new KeyValuePair<string, object?>("status", status), new KeyValuePair<string, object?>("error_class", errorClass ?? "none"));
+
+    public static void WebhookDelivered(TimeSpan sinceCreated) => WebhookLatency.Record(sinceCreated.TotalSeconds);
 
     public static void Ingested(int events) => EventsIngested.Add(events);
 

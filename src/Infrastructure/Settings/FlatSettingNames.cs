@@ -7,6 +7,8 @@ public static class FlatSettingNames
         new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
         {
             ["SECRET_KEY"] = "Security:SecretKey",
+            ["ENCRYPTION_KEY"] = "Encryption:Key",
+            ["ENCRYPTION_KEYS_OLD"] = "Encryption:OldKeys",
             ["DATABASE_URL"] = "Database:Url",
             ["REDIS_URL"] = "Redis:Url",
             ["CORS_ORIGINS"] = "Cors:Origins",

@@ -12,6 +12,7 @@ namespace Service.Tests.Fixtures;
 public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
 {
     public const string TestSecretKey = "test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz";
+    public const string TestEncryptionKey = "test-encryption-key-0123456789abcdefghijklmnopqrstuv";
 
     public string DatabaseName { get; private set; } = "";
 
@@ -47,6 +48,10 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
         ["Storage:SecretAccessKey"] = "S3RVER",
         ["Storage:ForcePathStyle"] = "true",
         ["Security:SecretKey"] = TestSecretKey,
+        ["Encryption:Key"] = TestEncryptionKey,
+        // Webhook receivers in tests listen on 127.0.0.1; every other private address stays refused.
+        ["Integrations:AllowedPrivateNetworks"] = "127.0.0.1/32",
+        ["Integrations:PollIntervalMilliseconds"] = "200",
         ["Cors:Origins"] = "http://localhost:3000,https://app.example.com",
         ["Http:ShutdownDelaySeconds"] = "0",
         ["Health:CacheMilliseconds"] = "0",
