@@ -62,16 +62,15 @@ public sealed class DeliveryAttempts(
                 status = @status,
                 attempts = attempts - @notAttempted,
                 next_attempt_at = now() + make_interval(secs => @retrySeconds),
-                claimed_by = NULL,
                 last_status_code = @StatusCode, last_error_class = @ErrorClass, last_error = @Error,
                 last_latency_ms = @LatencyMs, last_response_excerpt = @ResponseExcerpt,
                 completed_at = CASE WHEN @status = 'pending' THEN NULL ELSE now() END
-            WHERE id = @Id AND claimed_by = @Instance AND attempts = @Attempts AND status = 'pending'
+            WHERE id = @Id AND claimed_by = @ClaimedBy AND attempts = @Attempts AND status = 'pending'
             """,
             new
             {
                 status, notAttempted = result.NotAttempted ? 1 : 0, retrySeconds = retryIn.TotalSeconds, result.StatusCode, result.ErrorClass, result.Error,
-                result.LatencyMs, result.ResponseExcerpt, delivery.Id, DeliveryWorker.Instance, delivery.Attempts,
+                result.LatencyMs, result.ResponseExcerpt, delivery.Id, delivery.ClaimedBy, delivery.Attempts,
             }));
         if (updated == 0) return;
 
@@ -116,8 +115,8 @@ public sealed class DeliveryAttempts(
             await using var connection = await dataSource.OpenConnectionAsync(timeout.Token);
             await connection.ExecuteAsync(new CommandDefinition("""
                 UPDATE webhook_deliveries SET attempts = attempts - 1, next_attempt_at = now(), claimed_by = NULL
-                WHERE id = @Id AND claimed_by = @Instance AND attempts = @Attempts
-                """, new { delivery.Id, DeliveryWorker.Instance, delivery.Attempts }, cancellationToken: timeout.Token));
+                WHERE id = @Id AND claimed_by = @ClaimedBy AND attempts = @Attempts AND status = 'pending'
+                """, new { delivery.Id, delivery.ClaimedBy, delivery.Attempts }, cancellationToken: timeout.Token));
         }
         catch (Exception e) when (e is NpgsqlException or OperationCanceledException)
         {

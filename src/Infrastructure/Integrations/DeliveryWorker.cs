@@ -18,7 +18,8 @@ namespace Service.Infrastructure.Integrations;
 /// </summary>
 public sealed class DeliveryWorker(IServiceProvider services, ILogger<DeliveryWorker> logger) : BackgroundService
 {
-    public static readonly string Instance = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..6]}";
+    /// <summary>Who holds a claim (kept on the row afterwards: which instance delivered it). Unique per worker, even in one process.</summary>
+    public string Instance { get; } = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..6]}";
 
     private readonly SemaphoreSlim _wake = new(0, 1);
     private int _inFlight;
@@ -41,7 +42,7 @@ public sealed class DeliveryWorker(IServiceProvider services, ILogger<DeliveryWo
                 var free = options.DeliveryConcurrency - Volatile.Read(ref _inFlight);
                 if (free > 0 && await features.IsEnabledAsync(FeatureFlagCatalog.OutboundWebhooks.Name))
                 {
-                    var claimed = await ClaimAsync(dataSource, free, options.Lease, stoppingToken);
+                    var claimed = await ClaimAsync(dataSource, Instance, free, options.Lease, stoppingToken);
                     foreach (var delivery in claimed)
                     {
                         Interlocked.Increment(ref _inFlight);
@@ -92,7 +93,7 @@ public sealed class DeliveryWorker(IServiceProvider services, ILogger<DeliveryWo
         try { _wake.Release(); } catch (SemaphoreFullException) { } // already signalled
     }
 
-    private static async Task<List<ClaimedDelivery>> ClaimAsync(NpgsqlDataSource dataSource, int limit, TimeSpan lease, CancellationToken cancellationToken)
+    private static async Task<List<ClaimedDelivery>> ClaimAsync(NpgsqlDataSource dataSource, string instance, int limit, TimeSpan lease, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var rows = await connection.QueryAsync<ClaimedDelivery>(new CommandDefinition("""
@@ -104,14 +105,14 @@ public sealed class DeliveryWorker(IServiceProvider services, ILogger<DeliveryWo
                 FOR UPDATE SKIP LOCKED
             )
             UPDATE webhook_deliveries d
-            SET attempts = d.attempts + 1, claimed_by = @Instance, last_attempt_at = now(),
+            SET attempts = d.attempts + 1, claimed_by = @instance, last_attempt_at = now(),
                 next_attempt_at = now() + make_interval(secs => @leaseSeconds)
             FROM due, integrations i
             WHERE d.id = due.id AND i.id = d.integration_id
-            RETURNING d.id, d.org_id AS OrgId, d.integration_id AS IntegrationId, d.event_type AS EventType, d.payload::text AS DataJson,
+            RETURNING d.id, d.claimed_by AS ClaimedBy, d.org_id AS OrgId, d.integration_id AS IntegrationId, d.event_type AS EventType, d.payload::text AS DataJson,
                       d.attempts, d.max_attempts AS MaxAttempts, d.created_at AS CreatedAt, i.kind, i.url AS PublicUrl, i.secrets,
                       i.previous_secret_expires_at AS PreviousSecretExpiresAt, i.deleted_at IS NOT NULL AS IntegrationDeleted
-            """, new { limit, Instance, leaseSeconds = lease.TotalSeconds }, cancellationToken: cancellationToken));
+            """, new { limit, instance, leaseSeconds = lease.TotalSeconds }, cancellationToken: cancellationToken));
         return rows.AsList();
     }
 
@@ -145,6 +146,7 @@ public sealed class DeliveryWorker(IServiceProvider services, ILogger<DeliveryWo
 public sealed class ClaimedDelivery
 {
     public Guid Id { get; init; }
+    public string ClaimedBy { get; init; } = "";
     public Guid OrgId { get; init; }
     public Guid IntegrationId { get; init; }
     public string EventType { get; init; } = "";

@@ -75,6 +75,13 @@ public sealed class ServiceProcess : IAsyncDisposable
         kill.WaitForExit();
     }
 
+    /// <summary>SIGKILL: the process dies at once, as in a crash or an OOM kill; nothing of it runs afterwards.</summary>
+    public void Kill()
+    {
+        _process.Kill(entireProcessTree: true);
+        _process.WaitForExit();
+    }
+
     public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);

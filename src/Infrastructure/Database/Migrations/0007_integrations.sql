@@ -36,7 +36,7 @@ CREATE TABLE webhook_deliveries (
     attempts              integer     NOT NULL DEFAULT 0,
     max_attempts          integer     NOT NULL,
     next_attempt_at       timestamptz NOT NULL DEFAULT now(),
-    claimed_by            text,
+    claimed_by            text,        -- the instance holding the claim; after completion, the one that made the last attempt
     last_attempt_at       timestamptz,
     last_status_code      integer,
     last_error_class      text,

@@ -12,6 +12,7 @@ public sealed class StartupProcessTests(ServiceFactory database) : IClassFixture
         var environment = database.BaseSettings().ToDictionary(kv => kv.Key.Replace(":", "__"), kv => kv.Value ?? "");
         environment["Database__Url"] = TestServers.DatabaseUrl(databaseName);
         environment["ENVIRONMENT"] = "production";
+        environment["Integrations__AllowedPrivateNetworks"] = ""; // refused in Production
         return environment;
     }
 
