@@ -49,8 +49,8 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
         ["Storage:ForcePathStyle"] = "true",
         ["Security:SecretKey"] = TestSecretKey,
         ["Encryption:Key"] = TestEncryptionKey,
-        // Webhook receivers in tests listen on 127.0.0.1; every other private address stays refused.
-        ["Integrations:AllowedPrivateNetworks"] = "127.0.0.1/32",
+        // Webhook receivers in tests listen on 127.0.0.1; every other private address stays refused (Production refuses any).
+        ["Integrations:AllowedPrivateNetworks"] = EnvironmentName == "Production" ? "" : "127.0.0.1/32",
         ["Integrations:PollIntervalMilliseconds"] = "200",
         ["Cors:Origins"] = "http://localhost:3000,https://app.example.com",
         ["Http:ShutdownDelaySeconds"] = "0",

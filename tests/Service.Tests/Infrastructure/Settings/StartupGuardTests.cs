@@ -1,4 +1,5 @@
 using Npgsql;
+using Service.Infrastructure.Secrets;
 using Service.Infrastructure.Security;
 using Service.Infrastructure.Settings;
 using Service.Tests.Fixtures;
@@ -41,6 +42,16 @@ public sealed class StartupGuardTests(ServiceFactory shared) : IClassFixture<Ser
         new("Production", new() { ["Http:ShutdownTimeoutSeconds"] = "0" }, "Http:ShutdownTimeoutSeconds"),
         new("Production", new() { ["Health:CheckTimeoutMilliseconds"] = "5" }, "Health:CheckTimeoutMilliseconds"),
         new("Production", new() { ["RateLimits:RedisTimeoutMilliseconds"] = "1" }, "RateLimits:RedisTimeoutMilliseconds"),
+        new("Production", new() { ["Encryption:Key"] = "" }, "ENCRYPTION_KEY"),
+        new("Development", new() { ["Encryption:Key"] = "short-encryption-value" }, "ENCRYPTION_KEY", "short-encryption-value"),
+        new("Production", new() { ["Encryption:Key"] = EncryptionOptions.PlaceholderKey }, "ENCRYPTION_KEY", EncryptionOptions.PlaceholderKey),
+        new("Production", new() { ["Encryption:Key"] = EncryptionOptions.DevelopmentKey }, "ENCRYPTION_KEY", EncryptionOptions.DevelopmentKey),
+        new("Production", new() { ["Encryption:Key"] = ServiceFactory.TestSecretKey }, "ENCRYPTION_KEY", ServiceFactory.TestSecretKey),
+        new("Development", new() { ["Encryption:OldKeys"] = "old-but-short" }, "ENCRYPTION_KEYS_OLD", "old-but-short"),
+        new("Production", new() { ["Integrations:AllowedPrivateNetworks"] = "127.0.0.1/32" }, "Integrations:AllowedPrivateNetworks"),
+        new("Development", new() { ["Integrations:AllowedPrivateNetworks"] = "localhost" }, "Integrations:AllowedPrivateNetworks"),
+        new("Development", new() { ["Integrations:RetrySchedule"] = "10,soon" }, "Integrations:RetrySchedule"),
+        new("Development", new() { ["Integrations:AttemptTimeoutSeconds"] = "10", ["Integrations:LeaseSeconds"] = "15" }, "Integrations:LeaseSeconds"),
     ];
 
     [Theory]
