@@ -79,7 +79,8 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
     {
         var other = new ServiceFactory { ExistingDatabase = DatabaseName, EnvironmentName = EnvironmentName };
         await other.InitializeAsync();
-        foreach (var (key, value) in BaseSettings()) other.Settings[key] = value;
+        // The deployment's shared names (key prefix, flag channel) carry over; what depends on the environment is the other's own.
+        foreach (var (key, value) in BaseSettings().Where(s => s.Key != "Integrations:AllowedPrivateNetworks")) other.Settings[key] = value;
         foreach (var (key, value) in Settings) other.Settings[key] = value;
         return other;
     }
