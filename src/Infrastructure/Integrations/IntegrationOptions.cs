@@ -21,7 +21,14 @@ public sealed class IntegrationOptions
     /// Upper bounds, in seconds, of the waits before each retry; each wait is drawn uniformly below its bound (full
     /// jitter). One entry per retry: the default makes 8 attempts spread over up to 24 h.
     /// </summary>
-    public string RetrySchedule { get; set; } = "10,60,300,1800,7200,21600,54000";
+    public string RetrySchedule
+    {
+        get => _retrySchedule;
+        set => (_retrySchedule, _retryBounds) = (value, null);
+    }
+
+    private string _retrySchedule = "10,60,300,1800,7200,21600,54000";
+    private IReadOnlyList<TimeSpan>? _retryBounds;
 
     /// <summary>A receiver's Retry-After (on 429 and 503) is honoured up to this many seconds.</summary>
     [Range(1, 86400, ErrorMessage = "Integrations:MaxRetryAfterSeconds (env Integrations__MaxRetryAfterSeconds): must be from 1 to 86400. Fix: e.g. 21600.")]
@@ -65,7 +72,8 @@ public sealed class IntegrationOptions
 
     public int MaxAttempts => RetryBounds.Count + 1;
 
-    public IReadOnlyList<TimeSpan> RetryBounds => ParseSchedule(RetrySchedule) ?? [];
+    /// <summary>The schedule parsed once (every enqueue reads MaxAttempts), again only if the setting changes.</summary>
+    public IReadOnlyList<TimeSpan> RetryBounds => _retryBounds ??= ParseSchedule(RetrySchedule) ?? [];
 
     public static IReadOnlyList<TimeSpan>? ParseSchedule(string value)
     {
