@@ -2,6 +2,7 @@ using System.Text.Json;
 using Dapper;
 using Npgsql;
 using Service.Infrastructure.Http;
+using Service.Infrastructure.Database;
 
 namespace Service.Features.Admin;
 
@@ -99,7 +100,7 @@ public static class ListAuditLog
         public AuditLogEntry ToEntry()
         {
             using var data = JsonDocument.Parse(Data);
-            return new(Id, new DateTimeOffset(DateTime.SpecifyKind(OccurredAt, DateTimeKind.Utc)), ActorType, ActorId, OrgId, Action,
+            return new(Id, OccurredAt.AsUtc(), ActorType, ActorId, OrgId, Action,
                 TargetType, TargetId, data.RootElement.Clone(), TraceId, RequestId);
         }
     }

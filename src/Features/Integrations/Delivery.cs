@@ -1,3 +1,5 @@
+using Service.Infrastructure.Database;
+
 namespace Service.Features.Integrations;
 
 /// <summary>One message to an integration and its latest attempt. WebhookId is the header receivers deduplicate on.</summary>
@@ -31,8 +33,6 @@ public sealed class DeliveryRow
     public DateTime? CompletedAt { get; init; }
 
     public DeliveryResponse ToResponse() => new(
-        Id, $"msg_{Id:N}", EventType, Status, Attempts, MaxAttempts, Status == "pending" ? Utc(NextAttemptAt) : null, Utc(LastAttemptAt), LastStatusCode,
-        LastErrorClass, LastError, LatencyMs, ResponseExcerpt, Utc(CreatedAt)!.Value, Utc(CompletedAt));
-
-    private static DateTimeOffset? Utc(DateTime? value) => value is { } v ? new DateTimeOffset(DateTime.SpecifyKind(v, DateTimeKind.Utc)) : null;
+        Id, $"msg_{Id:N}", EventType, Status, Attempts, MaxAttempts, Status == "pending" ? NextAttemptAt.AsUtc() : null, LastAttemptAt.AsUtc(), LastStatusCode,
+        LastErrorClass, LastError, LatencyMs, ResponseExcerpt, CreatedAt.AsUtc(), CompletedAt.AsUtc());
 }

@@ -4,6 +4,7 @@ using Npgsql;
 using Service.Infrastructure.Audit;
 using Service.Infrastructure.Integrations;
 using Service.Infrastructure.Secrets;
+using Service.Infrastructure.Database;
 
 namespace Service.Features.Integrations;
 
@@ -42,15 +43,13 @@ public sealed class IntegrationRow
     public string ETag => $"\"{Version}\"";
 
     public IntegrationResponse ToResponse(string? signingSecret = null) => new(
-        Id, Kind, Name, Url, HeaderNames, SecretHint, Utc(PreviousSecretExpiresAt), Version, Utc(CreatedAt)!.Value, Utc(UpdatedAt)!.Value, signingSecret);
+        Id, Kind, Name, Url, HeaderNames, SecretHint, PreviousSecretExpiresAt.AsUtc(), Version, CreatedAt.AsUtc(), UpdatedAt.AsUtc(), signingSecret);
 
     /// <summary>The organization's live integration, optionally locked for an update in <paramref name="transaction"/>.</summary>
     public static Task<IntegrationRow?> FindAsync(DbConnection connection, Guid orgId, Guid id, DbTransaction? transaction, CancellationToken cancellationToken) =>
         connection.QuerySingleOrDefaultAsync<IntegrationRow>(new CommandDefinition(
             $"SELECT {Columns} FROM integrations WHERE id = @id AND org_id = @orgId AND deleted_at IS NULL" + (transaction is null ? "" : " FOR UPDATE"),
             new { id, orgId }, transaction, cancellationToken: cancellationToken));
-
-    private static DateTimeOffset? Utc(DateTime? value) => value is { } v ? new DateTimeOffset(DateTime.SpecifyKind(v, DateTimeKind.Utc)) : null;
 }
 
 public static class IntegrationProblems

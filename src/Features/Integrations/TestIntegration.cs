@@ -5,6 +5,7 @@ using Service.Infrastructure.FeatureFlags;
 using Service.Infrastructure.Integrations;
 using Service.Infrastructure.Secrets;
 using Service.Infrastructure.Security;
+using Service.Infrastructure.Database;
 
 namespace Service.Features.Integrations;
 
@@ -45,7 +46,7 @@ public static class TestIntegration
         AttemptResult result;
         try
         {
-            var target = kind.Target(row.Id, row.Url, IntegrationSecrets.Open(services.Box, row.Id, row.Secrets), row.ToResponse().PreviousSecretExpiresAt, now);
+            var target = kind.Target(row.Id, row.Url, IntegrationSecrets.Open(services.Box, row.Id, row.Secrets), row.PreviousSecretExpiresAt.AsUtc(), now);
             using var request = kind.BuildRequest(target, message, now);
             result = await sender.SendAsync(OutboundHttp.Tests, request, options.Value.AttemptTimeout, cancellationToken);
         }

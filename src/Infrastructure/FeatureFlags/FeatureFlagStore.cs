@@ -3,6 +3,7 @@ using System.Text.Json;
 using Dapper;
 using Npgsql;
 using Service.Infrastructure.Audit;
+using Service.Infrastructure.Database;
 
 namespace Service.Infrastructure.FeatureFlags;
 
@@ -98,6 +99,6 @@ public sealed class FeatureFlagStore(NpgsqlDataSource dataSource, AuditLog audit
     {
         public StoredFeatureFlag ToStored() => new(Name, Enabled,
             Targeting is null ? null : JsonSerializer.Deserialize<FeatureTargeting>(Targeting, JsonSerializerOptions.Web),
-            UpdatedBy, new DateTimeOffset(DateTime.SpecifyKind(UpdatedAt, DateTimeKind.Utc)), Reason);
+            UpdatedBy, UpdatedAt.AsUtc(), Reason);
     }
 }

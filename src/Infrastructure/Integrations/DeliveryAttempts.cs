@@ -47,8 +47,8 @@ public sealed class DeliveryAttempts(
             return new AttemptResult(false, true, null, WebhookSender.SecretUnavailable, "The integration's secrets cannot be decrypted.", 0, null, null);
         }
         var now = time.GetUtcNow();
-        var target = kind.Target(delivery.IntegrationId, delivery.PublicUrl, secrets, Utc(delivery.PreviousSecretExpiresAt), now);
-        var message = new OutboundMessage(delivery.Id, delivery.EventType, Utc(delivery.CreatedAt)!.Value, delivery.DataJson);
+        var target = kind.Target(delivery.IntegrationId, delivery.PublicUrl, secrets, delivery.PreviousSecretExpiresAt.AsUtc(), now);
+        var message = new OutboundMessage(delivery.Id, delivery.EventType, delivery.CreatedAt.AsUtc(), delivery.DataJson);
         using var request = kind.BuildRequest(target, message, now);
         return await sender.SendAsync(OutboundHttp.Deliveries, request, options.Value.AttemptTimeout, stoppingToken);
     }
@@ -137,7 +137,7 @@ public sealed class DeliveryAttempts(
     {
         var (delivery, result, status) = (outcome.Delivery, outcome.Result, outcome.Status);
         ServiceDiagnostics.WebhookAttempt(status, result.ErrorClass);
-        if (status == "delivered") ServiceDiagnostics.WebhookDelivered(time.GetUtcNow() - Utc(delivery.CreatedAt)!.Value);
+        if (status == "delivered") ServiceDiagnostics.WebhookDelivered(time.GetUtcNow() - delivery.CreatedAt.AsUtc());
         if (status == "failed")
         {
             // The organization's admins see failed deliveries in the delivery log; this line is what operators alert on.
@@ -185,6 +185,4 @@ public sealed class DeliveryAttempts(
             // The lease will make it due again.
         }
     }
-
-    private static DateTimeOffset? Utc(DateTime? value) => value is { } v ? new DateTimeOffset(DateTime.SpecifyKind(v, DateTimeKind.Utc)) : null;
 }

@@ -5,6 +5,7 @@ using Dapper;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Service.Infrastructure.Database;
 
 namespace Service.Infrastructure.Security;
 
@@ -85,6 +86,6 @@ public sealed class ApiKeyAuthenticationHandler(
         public DateTime? PreviousValidUntil { get; init; }
         public string[] Permissions { get; init; } = [];
 
-        public DateTimeOffset? PreviousValidUntilUtc => PreviousValidUntil is { } t ? new DateTimeOffset(DateTime.SpecifyKind(t, DateTimeKind.Utc)) : null;
+        public DateTimeOffset? PreviousValidUntilUtc => PreviousValidUntil.AsUtc();
     }
 }
