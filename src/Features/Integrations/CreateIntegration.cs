@@ -33,7 +33,7 @@ public static class CreateIntegration
             return TypedResults.ValidationProblem(errors);
         }
         var settings = kind.Accept(new IntegrationInput(request.Url, request.Headers), services.UrlRules, null, errors);
-        if (settings is not null) await services.UrlRules.CheckResolvedAsync(new Uri(settings.PublicUrl ?? settings.Secrets.Url!), "url", errors, cancellationToken);
+        if (settings is not null) await services.UrlRules.CheckResolvedAsync(settings.Destination, "url", errors, cancellationToken);
         if (settings is null || errors.Count > 0) return TypedResults.ValidationProblem(errors);
 
         var id = Guid.CreateVersion7();

@@ -41,7 +41,7 @@ public static class UpdateIntegration
         var kind = IntegrationKinds.Find(row.Kind)!;
         var current = IntegrationSecrets.Open(services.Box, row.Id, row.Secrets);
         var settings = kind.Accept(new IntegrationInput(request.Url ?? row.Url, request.Headers), services.UrlRules, current, errors);
-        if (settings is not null && request.Url is not null) await services.UrlRules.CheckResolvedAsync(new Uri(settings.PublicUrl ?? settings.Secrets.Url!), "url", errors, cancellationToken);
+        if (settings is not null && request.Url is not null) await services.UrlRules.CheckResolvedAsync(settings.Destination, "url", errors, cancellationToken);
         if (settings is null || errors.Count > 0) return TypedResults.ValidationProblem(errors);
 
         var updated = await connection.QuerySingleAsync<IntegrationRow>(new CommandDefinition($"""

@@ -1,12 +1,9 @@
-using System.Text.Json;
 using Dapper;
 using Microsoft.Extensions.Options;
 using Microsoft.FeatureManagement;
 using Npgsql;
 using Service.Infrastructure.Database;
 using Service.Infrastructure.FeatureFlags;
-using Service.Infrastructure.Observability;
-using Service.Infrastructure.Secrets;
 
 namespace Service.Infrastructure.Integrations;
 

@@ -8,7 +8,11 @@ namespace Service.Infrastructure.Integrations;
 public sealed record IntegrationInput(string? Url, IReadOnlyDictionary<string, string>? Headers);
 
 /// <summary>What a kind keeps of valid input: the destination shown to members (if not secret) and what is encrypted.</summary>
-public sealed record IntegrationSettings(string? PublicUrl, IReadOnlyList<string> HeaderNames, IntegrationSecrets Secrets, string SecretHint);
+public sealed record IntegrationSettings(string? PublicUrl, IReadOnlyList<string> HeaderNames, IntegrationSecrets Secrets, string SecretHint)
+{
+    /// <summary>Where messages go, wherever the kind keeps it (in the clear or among the secrets).</summary>
+    public Uri Destination => new(PublicUrl ?? Secrets.Url!);
+}
 
 /// <summary>Everything an attempt needs, decrypted just for it.</summary>
 public sealed record IntegrationTarget(Guid Id, string Kind, string Url, IReadOnlyDictionary<string, string> Headers, IReadOnlyList<string> SigningSecrets);
@@ -33,7 +37,7 @@ public abstract class IntegrationKind
     public abstract HttpRequestMessage BuildRequest(IntegrationTarget target, OutboundMessage message, DateTimeOffset now);
 
     /// <summary>The target of an attempt: the URL and headers from wherever this kind keeps them, signing secrets still valid now.</summary>
-    public virtual IntegrationTarget Target(Guid id, string? publicUrl, IntegrationSecrets secrets, DateTimeOffset? previousSecretExpiresAt, DateTimeOffset now)
+    public IntegrationTarget Target(Guid id, string? publicUrl, IntegrationSecrets secrets, DateTimeOffset? previousSecretExpiresAt, DateTimeOffset now)
     {
         var signing = new List<string>();
         if (secrets.SigningSecret is { } current) signing.Add(current);
@@ -112,13 +116,6 @@ public sealed class OutboundUrlRules(IHostEnvironment environment, OutboundAddre
         {
             return;
         }
-        foreach (var address in addresses)
-        {
-            if (policy.Refusal(address) is { } reason)
-            {
-                errors[field] = [$"{url.IdnHost} resolves to a {reason} address, which integrations may not reach."];
-                return;
-            }
-        }
+        if (policy.Refusal(addresses) is { } refused) errors[field] = [$"{url.IdnHost} resolves to a {refused.Reason} address, which integrations may not reach."];
     }
 }

@@ -55,6 +55,16 @@ public sealed class OutboundAddressPolicy
         return null;
     }
 
+    /// <summary>The first address of a resolution that may not be reached, with why; null when every one may.</summary>
+    public (IPAddress Address, string Reason)? Refusal(IEnumerable<IPAddress> addresses)
+    {
+        foreach (var address in addresses)
+        {
+            if (Refusal(address) is { } reason) return (address, reason);
+        }
+        return null;
+    }
+
     private static IPAddress Embedded(IPAddress address)
     {
         if (address.AddressFamily != AddressFamily.InterNetworkV6) return address;

@@ -16,10 +16,7 @@ public sealed class SystemResolver : IOutboundResolver
 
 /// <summary>The reason an outbound call was not made: its destination resolved to an address the policy refuses.</summary>
 public sealed class RefusedAddressException(string host, IPAddress address, string reason)
-    : Exception($"{host} resolves to {address}, a {reason} address that integrations may not reach.")
-{
-    public string Reason { get; } = reason;
-}
+    : Exception($"{host} resolves to {address}, a {reason} address that integrations may not reach.");
 
 /// <summary>
 /// SocketsHttpHandler's ConnectCallback: resolves the host itself and judges every address it gets before opening
@@ -33,11 +30,8 @@ public sealed class OutboundConnector(OutboundAddressPolicy policy, IOutboundRes
         var host = context.DnsEndPoint.Host;
         var addresses = IPAddress.TryParse(host.Trim('[', ']'), out var literal) ? [literal] : await resolver.ResolveAsync(host, cancellationToken);
         if (addresses.Length == 0) throw new SocketException((int)SocketError.HostNotFound);
-        foreach (var address in addresses)
-        {
-            // Every address, not just the first: a name answering one public and one private address must not get through.
-            if (policy.Refusal(address) is { } reason) throw new RefusedAddressException(host, address, reason);
-        }
+        // Every address, not just the first: a name answering one public and one private address must not get through.
+        if (policy.Refusal(addresses) is { } refused) throw new RefusedAddressException(host, refused.Address, refused.Reason);
 
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
