@@ -4,8 +4,7 @@ using Amazon.S3;
 using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using Service.Infrastructure.Database;
-using Service.Infrastructure.Observability;
+using Service.Infrastructure.Jobs;
 using Service.Infrastructure.Storage;
 
 namespace Service.Features.Uploads;
@@ -15,14 +14,9 @@ namespace Service.Features.Uploads;
 /// of direct uploads that were never completed (or were deleted or refused while their URL could still write),
 /// and aborts multipart uploads older than a day that a crashed instance left behind.
 /// </summary>
-public sealed class CleanUpUploads(IServiceProvider services, TimeProvider time, ILogger<CleanUpUploads> logger) : BackgroundService
+public sealed class CleanUpUploads(IServiceProvider services, TimeProvider time, ILogger<CleanUpUploads> logger)
+    : PeriodicJob(services, time, logger)
 {
-    // Resolved when the job starts: hosted services are built before the startup guard has checked the settings.
-    private NpgsqlDataSource _dataSource = null!;
-    private IAmazonS3 _s3 = null!;
-    private StorageCalls _calls = null!;
-    private IOptions<StorageOptions> _storage = null!;
-
     // A PUT that started just before its URL expired may still be writing; its object is removed after this.
     public static readonly TimeSpan UploadGrace = TimeSpan.FromHours(1);
     public static readonly TimeSpan StaleMultipartAge = TimeSpan.FromDays(1);
@@ -30,56 +24,26 @@ public sealed class CleanUpUploads(IServiceProvider services, TimeProvider time,
 
     private bool _listingUnsupportedLogged;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        _dataSource = services.GetRequiredKeyedService<NpgsqlDataSource>(DatabaseRegistration.Background);
-        _s3 = services.GetRequiredService<IAmazonS3>();
-        _calls = services.GetRequiredService<StorageCalls>();
-        _storage = services.GetRequiredService<IOptions<StorageOptions>>();
-        var interval = services.GetRequiredService<IOptions<UploadOptions>>().Value.CleanupIntervalSeconds;
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(interval), time);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
-        {
-            using var run = ServiceDiagnostics.StartJob("uploads.cleanup");
-            try
-            {
-                await RunOnceAsync(stoppingToken);
-            }
-            catch (Exception) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e) when (e is NpgsqlException || e.IsStorageFailure(stoppingToken))
-            {
-                ServiceDiagnostics.JobFailed("uploads.cleanup", run, e);
-                logger.LogWarning("Upload cleanup skipped this round: a dependency is unavailable ({Error})", e.GetType().Name);
-            }
-            catch (Exception e)
-            {
-                ServiceDiagnostics.JobFailed("uploads.cleanup", run, e);
-                logger.LogError(e, "Upload cleanup failed");
-            }
-        }
-    }
+    protected override string Name => "uploads.cleanup";
+    protected override string Title => "Upload cleanup";
 
-    private async Task RunOnceAsync(CancellationToken cancellationToken)
+    // Resolved when used: hosted services are built before the startup guard has checked the settings.
+    private IAmazonS3 S3 => Services.GetRequiredService<IAmazonS3>();
+    private StorageCalls Calls => Services.GetRequiredService<StorageCalls>();
+    private string Bucket => Services.GetRequiredService<IOptions<StorageOptions>>().Value.Bucket;
+
+    protected override TimeSpan ReadInterval() =>
+        TimeSpan.FromSeconds(Services.GetRequiredService<IOptions<UploadOptions>>().Value.CleanupIntervalSeconds);
+
+    protected override bool IsUnavailable(Exception e, CancellationToken stoppingToken) => e is NpgsqlException || e.IsStorageFailure(stoppingToken);
+
+    protected override async Task RunLockedAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
-        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
-        var locked = await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
-            "SELECT pg_try_advisory_lock(hashtextextended('uploads:cleanup', 0))", cancellationToken: cancellationToken));
-        if (!locked) return; // another instance is cleaning up
-        try
+        var removed = await RemoveUnfinishedAsync(connection, cancellationToken);
+        var aborted = await AbortStaleMultipartUploadsAsync(cancellationToken);
+        if (removed + aborted > 0)
         {
-            var removed = await RemoveUnfinishedAsync(connection, cancellationToken);
-            var aborted = await AbortStaleMultipartUploadsAsync(cancellationToken);
-            if (removed + aborted > 0)
-            {
-                logger.LogInformation("Upload cleanup removed {Removed} unfinished direct uploads and aborted {Aborted} stale multipart uploads", removed, aborted);
-            }
-        }
-        finally
-        {
-            await connection.ExecuteAsync("SELECT pg_advisory_unlock(hashtextextended('uploads:cleanup', 0))");
+            Logger.LogInformation("Upload cleanup removed {Removed} unfinished direct uploads and aborted {Aborted} stale multipart uploads", removed, aborted);
         }
     }
 
@@ -104,7 +68,7 @@ public sealed class CleanUpUploads(IServiceProvider services, TimeProvider time,
             {
                 try
                 {
-                    await _calls.ExecuteAsync(token => _s3.DeleteObjectAsync(_storage.Value.Bucket, key, token), cancellationToken);
+                    await Calls.ExecuteAsync(token => S3.DeleteObjectAsync(Bucket, key, token), cancellationToken);
                     settled.Add(id);
                 }
                 catch (Exception e) when (e.IsStorageFailure(cancellationToken))
@@ -126,15 +90,15 @@ public sealed class CleanUpUploads(IServiceProvider services, TimeProvider time,
 
     private async Task<int> AbortStaleMultipartUploadsAsync(CancellationToken cancellationToken)
     {
-        var bucket = _storage.Value.Bucket;
-        var cutoff = time.GetUtcNow().UtcDateTime - StaleMultipartAge;
+        var bucket = Bucket;
+        var cutoff = Time.GetUtcNow().UtcDateTime - StaleMultipartAge;
         var aborted = 0;
         string? keyMarker = null, uploadIdMarker = null;
         try
         {
             while (true)
             {
-                var page = await _calls.ExecuteAsync(token => _s3.ListMultipartUploadsAsync(new ListMultipartUploadsRequest
+                var page = await Calls.ExecuteAsync(token => S3.ListMultipartUploadsAsync(new ListMultipartUploadsRequest
                 {
                     BucketName = bucket, Prefix = "orgs/", KeyMarker = keyMarker, UploadIdMarker = uploadIdMarker,
                 }, token), cancellationToken);
@@ -143,7 +107,7 @@ public sealed class CleanUpUploads(IServiceProvider services, TimeProvider time,
                     if (upload.Initiated is not { } initiated || initiated.ToUniversalTime() >= cutoff) continue;
                     try
                     {
-                        await _calls.ExecuteAsync(token => _s3.AbortMultipartUploadAsync(new AbortMultipartUploadRequest
+                        await Calls.ExecuteAsync(token => S3.AbortMultipartUploadAsync(new AbortMultipartUploadRequest
                         {
                             BucketName = bucket, Key = upload.Key, UploadId = upload.UploadId,
                         }, token), cancellationToken);
@@ -163,7 +127,7 @@ public sealed class CleanUpUploads(IServiceProvider services, TimeProvider time,
             if (!_listingUnsupportedLogged)
             {
                 _listingUnsupportedLogged = true;
-                logger.LogInformation("The storage server cannot list multipart uploads; stale ones are not aborted by the service " +
+                Logger.LogInformation("The storage server cannot list multipart uploads; stale ones are not aborted by the service " +
                     "(on AWS S3, a lifecycle rule with AbortIncompleteMultipartUpload does it too)");
             }
             return aborted;
