@@ -28,12 +28,33 @@ wrk_figures() {
   echo "$line"
 }
 
+# A database of the benchmark's own on the dev PostgreSQL, NAME, created empty and migrated by APP (the dev data
+# stays as it was). Sets $bench_url (its postgres:// URL) and $bench_conn (an Npgsql connection string with a pool
+# of POOL, default 32). drop_bench_database removes it; call it from the script's EXIT trap.
+#   create_bench_database bench_events "$app" [POOL]
+create_bench_database() {
+  bench_db=$1
+  bench_admin_url="${DATABASE_URL%/*}/postgres"
+  bench_url="${DATABASE_URL%/*}/$bench_db"
+  psql -q "$bench_admin_url" -c "DROP DATABASE IF EXISTS $bench_db" -c "CREATE DATABASE $bench_db"
+  DATABASE_URL="$bench_url" dotnet "$2" migrate >/dev/null
+  bench_conn=$(python3 - "$bench_url" "${3:-32}" <<'PY'
+import sys, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+print(f"Host={u.hostname};Port={u.port or 5432};Username={u.username or 'postgres'};Password={u.password or ''};Database={u.path.lstrip('/')};Maximum Pool Size={sys.argv[2]}")
+PY
+)
+}
+
+drop_bench_database() { psql -q "$bench_admin_url" -c "DROP DATABASE IF EXISTS $bench_db WITH (FORCE)" || true; }
+
 # Starts the Release build in Production with rate limiting off on 127.0.0.1:PORT, logging to LOG, and waits until
 # it is live. Extra settings come as NAME=value arguments. Sets $service_pid.
 #   start_service "$app" "$port" "$work/service.log" Uploads__MaxSizeBytes=...
 start_service() {
   local app=$1 port=$2 log=$3; shift 3
-  env ENVIRONMENT=production SECRET_KEY="bench-secret-$(head -c 24 /dev/urandom | base64)" CORS_ORIGINS=http://localhost:3000 \
+  env ENVIRONMENT=production SECRET_KEY="bench-secret-$(head -c 24 /dev/urandom | base64)" \
+    ENCRYPTION_KEY="bench-encryption-$(head -c 24 /dev/urandom | base64)" CORS_ORIGINS=http://localhost:3000 \
     Storage__ForcePathStyle=true Logging__LogLevel__Default=Warning Http__ShutdownDelaySeconds=0 RateLimits__Enabled=false "$@" \
     dotnet "$app" --urls "http://127.0.0.1:$port" >"$log" 2>&1 &
   service_pid=$!

@@ -25,16 +25,12 @@ dotnet build bench/events/EventBench.csproj -c Release -v quiet -nologo >/dev/nu
 app="$root/bin/Release/net10.0/Service.dll"
 
 # A database of its own: the dev data stays as it was, and a million rows go away with it.
-admin_url="${DATABASE_URL%/*}/postgres"
-bench_db="bench_events"
-bench_url="${DATABASE_URL%/*}/$bench_db"
-psql -q "$admin_url" -c "DROP DATABASE IF EXISTS $bench_db" -c "CREATE DATABASE $bench_db"
-DATABASE_URL="$bench_url" dotnet "$app" migrate >/dev/null
+create_bench_database bench_events "$app"
 
 pid=""
 cleanup() {
   [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  [ "${KEEP_DB:-}" = 1 ] || psql -q "$admin_url" -c "DROP DATABASE IF EXISTS $bench_db WITH (FORCE)" || true
+  [ "${KEEP_DB:-}" = 1 ] || drop_bench_database
 }
 trap cleanup EXIT
 
@@ -42,10 +38,4 @@ port=$(free_port)
 start_service "$app" "$port" "$work/service.log" DATABASE_URL="$bench_url"
 pid=$service_pid
 
-conn=$(python3 - "$bench_url" <<'PY'
-import sys, urllib.parse
-u = urllib.parse.urlparse(sys.argv[1])
-print(f"Host={u.hostname};Port={u.port or 5432};Username={u.username or 'postgres'};Password={u.password or ''};Database={u.path.lstrip('/')};Maximum Pool Size=32")
-PY
-)
-dotnet bench/events/bin/Release/net10.0/EventBench.dll "http://127.0.0.1:$port" "$conn" "$SEED" "$INGEST" "$BATCH" "$CONCURRENCY" "$QUERY_SECONDS"
+dotnet bench/events/bin/Release/net10.0/EventBench.dll "http://127.0.0.1:$port" "$bench_conn" "$SEED" "$INGEST" "$BATCH" "$CONCURRENCY" "$QUERY_SECONDS"

@@ -35,7 +35,8 @@ variants=(ours anchor off)
 declare -A port token pid
 start() { # variant
   port[$1]=$(free_port)
-  ENVIRONMENT=production SECRET_KEY="bench-secret-$(head -c 24 /dev/urandom | base64)" CORS_ORIGINS=http://localhost:3000 \
+  ENVIRONMENT=production SECRET_KEY="bench-secret-$(head -c 24 /dev/urandom | base64)" \
+  ENCRYPTION_KEY="bench-encryption-$(head -c 24 /dev/urandom | base64)" CORS_ORIGINS=http://localhost:3000 \
   Storage__ForcePathStyle=true Logging__LogLevel__Default=Warning Http__ShutdownDelaySeconds=0 \
   RateLimits__KeyPrefix="bench-$$-$1" RATE_LIMIT_PER_MINUTE=1000000 RATE_LIMIT_PER_HOUR=100000000 \
     bash -c 'cd bench/ratelimit/bin/Release/net10.0 && exec dotnet RateLimitBench.dll "$0" "$1"' "${port[$1]}" "$1" >"$work/$1.log" 2>&1 &

@@ -22,30 +22,20 @@ dotnet build Service.csproj -c Release -v quiet -nologo >/dev/null
 dotnet build bench/webhooks/WebhookBench.csproj -c Release -v quiet -nologo >/dev/null
 app="$root/bin/Release/net10.0/Service.dll"
 
-admin_url="${DATABASE_URL%/*}/postgres"
-bench_db="bench_webhooks"
-bench_url="${DATABASE_URL%/*}/$bench_db"
-psql -q "$admin_url" -c "DROP DATABASE IF EXISTS $bench_db" -c "CREATE DATABASE $bench_db"
-DATABASE_URL="$bench_url" dotnet "$app" migrate >/dev/null
+create_bench_database bench_webhooks "$app" 64
 
 pid=""
 cleanup() {
   [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  psql -q "$admin_url" -c "DROP DATABASE IF EXISTS $bench_db WITH (FORCE)" || true
+  drop_bench_database
 }
 trap cleanup EXIT
 
 # Staging, not Production: the receiver listens on loopback, which only an allowed private network may reach.
 port=$(free_port)
 start_service "$app" "$port" "$work/service.log" DATABASE_URL="$bench_url" ENVIRONMENT=staging \
-  ENCRYPTION_KEY="bench-encryption-$(head -c 24 /dev/urandom | base64)" Integrations__AllowedPrivateNetworks=127.0.0.1/32 \
+  Integrations__AllowedPrivateNetworks=127.0.0.1/32 \
   Integrations__DeliveryConcurrency="$CONCURRENCY" Integrations__PollIntervalMilliseconds=1000
 pid=$service_pid
 
-conn=$(python3 - "$bench_url" <<'PY'
-import sys, urllib.parse
-u = urllib.parse.urlparse(sys.argv[1])
-print(f"Host={u.hostname};Port={u.port or 5432};Username={u.username or 'postgres'};Password={u.password or ''};Database={u.path.lstrip('/')};Maximum Pool Size=64")
-PY
-)
-dotnet bench/webhooks/bin/Release/net10.0/WebhookBench.dll "http://127.0.0.1:$port" "$conn" "$MESSAGES" "$CONCURRENCY" "$RATE" "$SECONDS_STEADY"
+dotnet bench/webhooks/bin/Release/net10.0/WebhookBench.dll "http://127.0.0.1:$port" "$bench_conn" "$MESSAGES" "$CONCURRENCY" "$RATE" "$SECONDS_STEADY"
