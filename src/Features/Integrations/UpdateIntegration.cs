@@ -26,6 +26,14 @@ public static class UpdateIntegration
         Guid orgId, Guid integrationId, UpdateIntegrationRequest request, HttpContext http, ClaimsPrincipal user,
         [AsParameters] IntegrationServices services, CancellationToken cancellationToken)
     {
+        // A new URL's name is resolved before the row is locked: DNS may take seconds, the lock should not.
+        var errors = new Dictionary<string, string[]>();
+        if (request.Url is not null && services.UrlRules.Check(request.Url, "url", errors) is { } newUrl)
+        {
+            await services.UrlRules.CheckResolvedAsync(newUrl, "url", errors, cancellationToken);
+        }
+        if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
+
         await using var connection = await services.DataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var row = await IntegrationRow.FindAsync(connection, orgId, integrationId, transaction, cancellationToken);
@@ -37,11 +45,9 @@ public static class UpdateIntegration
                 detail: $"The integration is now at version {row.Version}; GET it again, then retry with its ETag.");
         }
 
-        var errors = new Dictionary<string, string[]>();
         var kind = IntegrationKinds.Find(row.Kind)!;
         var current = IntegrationSecrets.Open(services.Box, row.Id, row.Secrets);
         var settings = kind.Accept(new IntegrationInput(request.Url ?? row.Url, request.Headers), services.UrlRules, current, errors);
-        if (settings is not null && request.Url is not null) await services.UrlRules.CheckResolvedAsync(settings.Destination, "url", errors, cancellationToken);
         if (settings is null || errors.Count > 0) return TypedResults.ValidationProblem(errors);
 
         var updated = await connection.QuerySingleAsync<IntegrationRow>(new CommandDefinition($"""
