@@ -34,21 +34,17 @@ public static class ListEvents
         Guid orgId, [AsParameters] ListEventsQuery query, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
-        var limit = query.Limit ?? DefaultLimit;
-        if (limit is < 1 or > MaxLimit) errors["limit"] = [$"Must be from 1 to {MaxLimit}."];
         if (query.Type?.FirstOrDefault(t => !EventTypes.All.Contains(t)) is { } unknown) errors["type"] = [$"'{unknown}' is not one of {string.Join(", ", EventTypes.All)}."];
         if (query.PathPrefix is { Length: 0 or > IngestEvents.MaxPathLength }) errors["pathPrefix"] = [$"1 to {IngestEvents.MaxPathLength} characters."];
         if (query.From is { } from && query.To is { } to && from >= to) errors["to"] = ["Must be after from."];
-        (DateTime At, Guid Id)? after = null;
-        if (query.Cursor is not null && (after = PageCursor.TryDecodeGuid(query.Cursor)) is null) errors["cursor"] = ["Not a cursor from a previous page of this list."];
-        if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
+        var paging = PageRequest.Read(query.Cursor, query.Limit, errors, DefaultLimit, MaxLimit);
+        if (paging is null || errors.Count > 0) return TypedResults.ValidationProblem(errors);
 
-        var (sql, parameters) = Build(orgId, query, after, limit + 1);
+        var (sql, parameters) = Build(orgId, query, paging.After, paging.Take);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var rows = (await connection.QueryAsync<EventRow>(new CommandDefinition(sql, parameters, cancellationToken: cancellationToken))).ToList();
 
-        var page = rows.Take(limit).ToList();
-        var next = rows.Count > limit ? PageCursor.Encode(page[^1].OccurredAt, page[^1].Id) : null;
+        var (page, next) = paging.Split(rows, r => (r.OccurredAt, r.Id));
         return TypedResults.Ok(new EventPage(page.Select(r => r.ToResponse()).ToList(), next));
     }
 

@@ -12,8 +12,6 @@ public sealed record UploadPage(IReadOnlyList<UploadResponse> Items, string? Nex
 /// <summary>An organization's uploads, newest first, in pages linked by an opaque cursor.</summary>
 public static class ListUploads
 {
-    public const int DefaultLimit = 50;
-    public const int MaxLimit = 200;
     private static readonly string[] Statuses = ["pending", "ready", "deleted"];
 
     public static void Map(RouteGroupBuilder group) =>
@@ -26,12 +24,9 @@ public static class ListUploads
         Guid orgId, [AsParameters] ListUploadsQuery query, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
-        var limit = query.Limit ?? DefaultLimit;
-        if (limit is < 1 or > MaxLimit) errors["limit"] = [$"Must be from 1 to {MaxLimit}."];
         if (query.Status is not null && !Statuses.Contains(query.Status)) errors["status"] = [$"One of {string.Join(", ", Statuses)}."];
-        (DateTime At, Guid Id)? after = null;
-        if (query.Cursor is not null && (after = PageCursor.TryDecodeGuid(query.Cursor)) is null) errors["cursor"] = ["Not a cursor from a previous page of this list."];
-        if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
+        var paging = PageRequest.Read(query.Cursor, query.Limit, errors);
+        if (paging is null || errors.Count > 0) return TypedResults.ValidationProblem(errors);
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var rows = (await connection.QueryAsync<UploadRow>(new CommandDefinition($"""
@@ -43,11 +38,10 @@ public static class ListUploads
             ORDER BY created_at DESC, id DESC
             LIMIT @Take
             """,
-            new { orgId, query.Status, query.UploaderId, AfterAt = after?.At, AfterId = after?.Id, Take = limit + 1 },
+            new { orgId, query.Status, query.UploaderId, paging.AfterAt, paging.AfterId, paging.Take },
             cancellationToken: cancellationToken))).ToList();
 
-        var page = rows.Take(limit).ToList();
-        var next = rows.Count > limit ? PageCursor.Encode(page[^1].CreatedAt, page[^1].Id) : null;
+        var (page, next) = paging.Split(rows, r => (r.CreatedAt, r.Id));
         return TypedResults.Ok(new UploadPage(page.Select(r => r.ToResponse()).ToList(), next));
     }
 }

@@ -7,7 +7,7 @@ public sealed record Page<T>(IReadOnlyList<T> Items, string? NextCursor);
 /// The paging rules of lists ordered by (timestamp desc, uuid desc): limit 1..max, a cursor from a previous page, and
 /// one row more than the page fetched to know whether another page follows.
 /// </summary>
-public sealed record PageRequest(int Limit, DateTime? AfterAt, Guid? AfterId)
+public sealed record PageRequest(int Limit, (DateTime At, Guid Id)? After)
 {
     public const int DefaultLimit = 50;
     public const int MaxLimit = 200;
@@ -15,25 +15,31 @@ public sealed record PageRequest(int Limit, DateTime? AfterAt, Guid? AfterId)
     /// <summary>Rows to fetch: the page and one more.</summary>
     public int Take => Limit + 1;
 
+    public DateTime? AfterAt => After?.At;
+    public Guid? AfterId => After?.Id;
+
     /// <summary>The request, or null after adding field errors for a bad limit or cursor.</summary>
-    public static PageRequest? Read(string? cursor, int? limit, Dictionary<string, string[]> errors)
+    public static PageRequest? Read(string? cursor, int? limit, Dictionary<string, string[]> errors, int defaultLimit = DefaultLimit, int maxLimit = MaxLimit)
     {
-        var take = limit ?? DefaultLimit;
-        if (take is < 1 or > MaxLimit) errors["limit"] = [$"Must be from 1 to {MaxLimit}."];
+        var take = limit ?? defaultLimit;
+        if (take is < 1 || take > maxLimit) errors["limit"] = [$"Must be from 1 to {maxLimit}."];
         (DateTime At, Guid Id)? after = null;
         if (cursor is not null && (after = PageCursor.TryDecodeGuid(cursor)) is null) errors["cursor"] = ["Not a cursor from a previous page of this list."];
-        return errors.Count > 0 ? null : new PageRequest(take, after?.At, after?.Id);
+        return errors.Count > 0 ? null : new PageRequest(take, after);
+    }
+
+    /// <summary>The rows of the page (the extra one dropped) and the cursor of the next page, if there is one.</summary>
+    public (List<TRow> Rows, string? NextCursor) Split<TRow>(IReadOnlyList<TRow> rows, Func<TRow, (DateTime At, Guid Id)> key)
+    {
+        var page = rows.Take(Limit).ToList();
+        if (rows.Count <= Limit) return (page, null);
+        var (at, id) = key(page[^1]);
+        return (page, PageCursor.Encode(at, id));
     }
 
     public Page<TItem> ToPage<TRow, TItem>(IReadOnlyList<TRow> rows, Func<TRow, (DateTime At, Guid Id)> key, Func<TRow, TItem> map)
     {
-        var page = rows.Take(Limit).ToList();
-        string? next = null;
-        if (rows.Count > Limit)
-        {
-            var (at, id) = key(page[^1]);
-            next = PageCursor.Encode(at, id);
-        }
+        var (page, next) = Split(rows, key);
         return new Page<TItem>(page.Select(map).ToList(), next);
     }
 }
