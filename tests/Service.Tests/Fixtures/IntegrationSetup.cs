@@ -40,6 +40,19 @@ public static class IntegrationSetup
         return page.GetProperty("items").EnumerateArray().Single(d => d.GetProperty("webhookId").GetString() == webhookId);
     }
 
+    /// <summary>Polls the delivery log until the delivery has <paramref name="status"/>; returns it then.</summary>
+    public static async Task<JsonElement> WaitForDeliveryAsync(this TestUser member, Guid orgId, Guid integrationId, string webhookId, string status, int seconds = 20)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (true)
+        {
+            var delivery = await member.DeliveryAsync(orgId, integrationId, webhookId);
+            if (delivery.GetProperty("status").GetString() == status) return delivery;
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"delivery {webhookId} not {status} within {seconds} s: {delivery}");
+            await Task.Delay(50);
+        }
+    }
+
     public static async Task<T> ScalarAsync<T>(this ServiceFactory factory, string sql, params object[] parameters)
     {
         await using var dataSource = TestDatabases.OpenDataSource(factory.DatabaseName);

@@ -18,7 +18,7 @@ public sealed class RedeliverDeliveryTests(RedeliverDeliveryTests.Factory factor
         var orgId = await owner.CreateOrgAsync();
         var integration = await owner.CreateWebhookAsync(orgId, receiver.Url());
         var id = (await factory.EnqueueAsync(orgId, integration.Id)).Single();
-        await WebhookReceiver.WaitUntilAsync(() => owner.DeliveryAsync(orgId, integration.Id, id).GetAwaiter().GetResult().GetProperty("status").GetString() == "failed", TimeSpan.FromSeconds(10));
+        await owner.WaitForDeliveryAsync(orgId, integration.Id, id, "failed", seconds: 10);
         var deliveryId = Guid.ParseExact(id[4..], "N");
 
         var response = await owner.Client.PostAsync($"/api/v1/orgs/{orgId}/integrations/{integration.Id}/deliveries/{deliveryId}/redeliver", null);

@@ -29,10 +29,6 @@ public sealed class DeliveryWorkerTests(DeliveryWorkerTests.Factory factory) : I
         return (owner, orgId, integration);
     }
 
-    private static Task UntilStatusAsync(TestUser owner, Guid orgId, Guid integrationId, string webhookId, string status, int seconds = 20) =>
-        WebhookReceiver.WaitUntilAsync(() => owner.DeliveryAsync(orgId, integrationId, webhookId).GetAwaiter().GetResult().GetProperty("status").GetString() == status,
-            TimeSpan.FromSeconds(seconds), () => owner.DeliveryAsync(orgId, integrationId, webhookId).GetAwaiter().GetResult().ToString());
-
     [Fact]
     public async Task A_receiver_failing_the_first_attempts_gets_one_acknowledged_delivery_with_the_same_id_and_body()
     {
@@ -96,8 +92,7 @@ public sealed class DeliveryWorkerTests(DeliveryWorkerTests.Factory factory) : I
 
         var id = (await factory.EnqueueAsync(orgId, integration.Id)).Single();
 
-        await UntilStatusAsync(owner, orgId, integration.Id, id, "failed", seconds: 30);
-        var delivery = await owner.DeliveryAsync(orgId, integration.Id, id);
+        var delivery = await owner.WaitForDeliveryAsync(orgId, integration.Id, id, "failed", seconds: 30);
         Assert.Equal(5, delivery.GetProperty("attempts").GetInt32());
         Assert.Equal("timeout", delivery.GetProperty("lastErrorClass").GetString());
         Assert.InRange(delivery.GetProperty("latencyMs").GetInt32(), 900, 3000);
@@ -115,8 +110,7 @@ public sealed class DeliveryWorkerTests(DeliveryWorkerTests.Factory factory) : I
 
         var id = (await factory.EnqueueAsync(orgId, integration.Id)).Single();
 
-        await UntilStatusAsync(owner, orgId, integration.Id, id, "delivered");
-        var delivery = await owner.DeliveryAsync(orgId, integration.Id, id);
+        var delivery = await owner.WaitForDeliveryAsync(orgId, integration.Id, id, "delivered");
         Assert.Equal(1024, delivery.GetProperty("responseExcerpt").GetString()!.Length);
         Assert.Equal(1, delivery.GetProperty("attempts").GetInt32());
         Assert.True(delivery.GetProperty("latencyMs").GetInt32() < 1000);
@@ -136,8 +130,7 @@ public sealed class DeliveryWorkerTests(DeliveryWorkerTests.Factory factory) : I
 
         var id = (await factory.EnqueueAsync(orgId, integration.Id)).Single();
 
-        await UntilStatusAsync(owner, orgId, integration.Id, id, "failed");
-        var delivery = await owner.DeliveryAsync(orgId, integration.Id, id);
+        var delivery = await owner.WaitForDeliveryAsync(orgId, integration.Id, id, "failed");
         Assert.Equal(1, delivery.GetProperty("attempts").GetInt32());
         Assert.Equal("http_status", delivery.GetProperty("lastErrorClass").GetString());
         Assert.Equal(status, delivery.GetProperty("lastStatusCode").GetInt32());

@@ -98,9 +98,7 @@ public sealed class OutboundConnectorTests(OutboundConnectorTests.Factory factor
 
         var id = (await factory.EnqueueAsync(orgId, integration.Id)).Single();
 
-        await WebhookReceiver.WaitUntilAsync(() => owner.DeliveryAsync(orgId, integration.Id, id).GetAwaiter().GetResult().GetProperty("status").GetString() == "failed",
-            TimeSpan.FromSeconds(10));
-        var delivery = await owner.DeliveryAsync(orgId, integration.Id, id);
+        var delivery = await owner.WaitForDeliveryAsync(orgId, integration.Id, id, "failed", seconds: 10);
         Assert.Equal("refused_address", delivery.GetProperty("lastErrorClass").GetString());
         Assert.Equal(1, delivery.GetProperty("attempts").GetInt32());
     }
