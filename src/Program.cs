@@ -5,8 +5,10 @@ using Service.Features.Docs;
 using Service.Features.Events;
 using Service.Features.Health;
 using Service.Features.Integrations;
+using Service.Features.Notifications;
 using Service.Features.Operator;
 using Service.Features.Organizations;
+using Service.Features.LiveStream;
 using Service.Features.Uploads;
 using Service.Infrastructure;
 using Service.Infrastructure.Database.Migrations;
@@ -35,6 +37,8 @@ builder.AddInfrastructure();
 builder.Services.AddUploads();
 builder.Services.AddEvents();
 builder.Services.AddIntegrations();
+builder.Services.AddNotifications();
+builder.Services.AddLiveStream();
 builder.Services.AddDocs();
 
 var app = builder.Build();
@@ -47,6 +51,8 @@ app.MapApiKeys();
 app.MapEvents();
 app.MapUploads();
 app.MapIntegrations();
+app.MapNotifications();
+app.MapLiveStream();
 app.MapAdmin();
 
 return await app.RunGuardedAsync();

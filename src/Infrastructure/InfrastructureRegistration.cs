@@ -14,6 +14,7 @@ using Service.Infrastructure.Secrets;
 using Service.Infrastructure.Security;
 using Service.Infrastructure.Settings;
 using Service.Infrastructure.Storage;
+using Service.Infrastructure.Streaming;
 
 namespace Service.Infrastructure;
 
@@ -40,6 +41,7 @@ public static class InfrastructureRegistration
         services.AddRateLimits();
         services.AddSecrets();
         services.AddIntegrationDelivery();
+        services.AddStreaming();
 
         services.AddStartupGuard(); // last: it wraps every ValidateOnStart registered above
         return builder;

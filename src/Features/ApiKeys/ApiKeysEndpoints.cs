@@ -17,6 +17,3 @@ public static class ApiKeysEndpoints
         return app;
     }
 }
-
-/// <summary>Answered once, at creation or rotation: the full key is never stored or shown again.</summary>
-public sealed record IssuedApiKeyResponse(Guid Id, string Name, string Prefix, string Key, IReadOnlyList<string> Permissions, DateTimeOffset CreatedAt, DateTimeOffset? PreviousKeyValidUntil);

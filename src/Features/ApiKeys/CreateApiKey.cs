@@ -3,6 +3,7 @@ using System.Security.Claims;
 using Dapper;
 using Npgsql;
 using Service.Infrastructure.Audit;
+using Service.Infrastructure.Notifications;
 using Service.Infrastructure.Security;
 
 namespace Service.Features.ApiKeys;
@@ -17,7 +18,7 @@ public static class CreateApiKey
             .WithSummary("Create an agent API key (its secret is shown once)");
 
     public static async Task<Created<IssuedApiKeyResponse>> Handle(
-        Guid orgId, CreateApiKeyRequest request, ClaimsPrincipal user, NpgsqlDataSource dataSource, AuditLog audit, CancellationToken cancellationToken)
+        Guid orgId, CreateApiKeyRequest request, ClaimsPrincipal user, NpgsqlDataSource dataSource, AuditLog audit, Notifier notifier, CancellationToken cancellationToken)
     {
         var key = ApiKeyFormat.Generate();
         var id = Guid.CreateVersion7();
@@ -32,7 +33,10 @@ public static class CreateApiKey
             transaction, cancellationToken: cancellationToken));
         await audit.WriteAsync(connection, transaction, new AuditEntry("user", user.RequiredUserId().ToString(), orgId, "api_key.created", "api_key", id.ToString(),
             new { name = request.Name.Trim(), prefix = key.Prefix }), cancellationToken);
+        var notice = await notifier.NotifyOrgAdminsAsync(connection, transaction, orgId, user.RequiredUserId(),
+            ApiKeyNotices.Changed("created", id, request.Name.Trim(), key.Prefix, user, await Notices.OrgNameAsync(connection, transaction, orgId, cancellationToken)), cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        await notifier.PublishAsync(notice);
         return TypedResults.Created($"/api/v1/orgs/{orgId}/api-keys/{id}",
             new IssuedApiKeyResponse(id, request.Name.Trim(), key.Prefix, key.FullKey, permissions, createdAt, null));
     }

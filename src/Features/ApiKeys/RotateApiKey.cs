@@ -3,6 +3,7 @@ using System.Security.Claims;
 using Dapper;
 using Npgsql;
 using Service.Infrastructure.Audit;
+using Service.Infrastructure.Notifications;
 using Service.Infrastructure.Security;
 
 namespace Service.Features.ApiKeys;
@@ -19,7 +20,7 @@ public static class RotateApiKey
             .ProducesProblem(StatusCodes.Status404NotFound);
 
     public static async Task<Results<Ok<IssuedApiKeyResponse>, ProblemHttpResult>> Handle(
-        Guid orgId, Guid keyId, RotateApiKeyRequest? request, ClaimsPrincipal user, NpgsqlDataSource dataSource, AuditLog audit, CancellationToken cancellationToken)
+        Guid orgId, Guid keyId, RotateApiKeyRequest? request, ClaimsPrincipal user, NpgsqlDataSource dataSource, AuditLog audit, Notifier notifier, CancellationToken cancellationToken)
     {
         var grace = request?.GracePeriodSeconds ?? 0;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -41,7 +42,10 @@ public static class RotateApiKey
             """, new { keyId, grace, key.SecretHash }, transaction, cancellationToken: cancellationToken));
         await audit.WriteAsync(connection, transaction, new AuditEntry("user", user.RequiredUserId().ToString(), orgId, "api_key.rotated", "api_key", keyId.ToString(),
             new { gracePeriodSeconds = grace }), cancellationToken);
+        var notice = await notifier.NotifyOrgAdminsAsync(connection, transaction, orgId, user.RequiredUserId(),
+            ApiKeyNotices.Changed("rotated", keyId, current.Name, current.Prefix, user, await Notices.OrgNameAsync(connection, transaction, orgId, cancellationToken)), cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        await notifier.PublishAsync(notice);
         return TypedResults.Ok(new IssuedApiKeyResponse(keyId, current.Name, current.Prefix, key.FullKey, current.Permissions, current.CreatedAt,
             previousValidUntil is { } until ? DateTime.SpecifyKind(until, DateTimeKind.Utc) : null));
     }

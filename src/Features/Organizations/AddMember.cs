@@ -3,6 +3,8 @@ using System.Security.Claims;
 using Dapper;
 using Npgsql;
 using Service.Infrastructure.Audit;
+using Service.Infrastructure.Notifications;
+using Service.Infrastructure.Streaming;
 using Service.Infrastructure.Security;
 
 namespace Service.Features.Organizations;
@@ -24,7 +26,7 @@ public static class AddMember
             .ProducesProblem(StatusCodes.Status409Conflict);
 
     public static async Task<Results<Created<MemberResponse>, ProblemHttpResult>> Handle(
-        Guid orgId, AddMemberRequest request, ClaimsPrincipal user, HttpContext context, NpgsqlDataSource dataSource, AuditLog audit, CancellationToken cancellationToken)
+        Guid orgId, AddMemberRequest request, ClaimsPrincipal user, HttpContext context, NpgsqlDataSource dataSource, AuditLog audit, Notifier notifier, CancellationToken cancellationToken)
     {
         var role = OrgRoles.Parse(request.Role)!.Value;
         if (role == OrgRole.Owner && OrgMembership.From(context).Role != OrgRole.Owner)
@@ -56,7 +58,11 @@ public static class AddMember
 
         await audit.WriteAsync(connection, transaction, new AuditEntry("user", user.RequiredUserId().ToString(), orgId, "member.added", "user", target.Id.ToString(),
             new { role = role.ToName() }), cancellationToken);
+        var orgName = await Notices.OrgNameAsync(connection, transaction, orgId, cancellationToken);
+        var notice = await notifier.NotifyAsync(connection, transaction, [target.Id], orgId, new NotificationDraft(MembershipNotices.Added,
+            $"You were added to {orgName}", $"You are now {Notices.Article(role.ToName())} {role.ToName()} of {orgName}.", new { orgName, role = role.ToName() }), cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        await notifier.PublishAsync(notice);
         return TypedResults.Created($"/api/v1/orgs/{orgId}/members/{target.Id}",
             new MemberResponse(target.Id, target.Email, target.DisplayName, role.ToName(), joinedAt.Value));
     }

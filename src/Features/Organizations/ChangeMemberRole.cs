@@ -3,6 +3,8 @@ using System.Security.Claims;
 using Dapper;
 using Npgsql;
 using Service.Infrastructure.Audit;
+using Service.Infrastructure.Notifications;
+using Service.Infrastructure.Streaming;
 using Service.Infrastructure.Security;
 
 namespace Service.Features.Organizations;
@@ -23,7 +25,7 @@ public static class ChangeMemberRole
 
     public static async Task<Results<Ok<MemberResponse>, ProblemHttpResult>> Handle(
         Guid orgId, Guid userId, ChangeMemberRoleRequest request, ClaimsPrincipal user, HttpContext context,
-        NpgsqlDataSource dataSource, AuditLog audit, CancellationToken cancellationToken)
+        NpgsqlDataSource dataSource, AuditLog audit, Notifier notifier, CancellationToken cancellationToken)
     {
         var newRole = OrgRoles.Parse(request.Role)!.Value;
         var callerIsOwner = OrgMembership.From(context).Role == OrgRole.Owner;
@@ -44,6 +46,7 @@ public static class ChangeMemberRole
         }
         if (oldRole == OrgRole.Owner && newRole != OrgRole.Owner && owners <= 1) return Ownership.LastOwner();
 
+        IReadOnlyList<StreamEvent> notice = [];
         if (oldRole != newRole)
         {
             await connection.ExecuteAsync(new CommandDefinition(
@@ -51,8 +54,13 @@ public static class ChangeMemberRole
                 new { orgId, userId, role = newRole.ToName() }, transaction, cancellationToken: cancellationToken));
             await audit.WriteAsync(connection, transaction, new AuditEntry("user", user.RequiredUserId().ToString(), orgId, "member.role_changed", "user", userId.ToString(),
                 new { from = oldRole.ToName(), to = newRole.ToName() }), cancellationToken);
+            var orgName = await Notices.OrgNameAsync(connection, transaction, orgId, cancellationToken);
+            notice = await notifier.NotifyAsync(connection, transaction, [userId], orgId, new NotificationDraft(MembershipNotices.RoleChanged,
+                $"Your role in {orgName} changed", $"You are now {Notices.Article(newRole.ToName())} {newRole.ToName()} of {orgName} (was {oldRole.ToName()}).",
+                new { orgName, from = oldRole.ToName(), to = newRole.ToName() }), cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);
+        await notifier.PublishAsync(notice);
         return TypedResults.Ok(new MemberResponse(member.UserId, member.Email, member.DisplayName, newRole.ToName(), member.JoinedAt));
     }
 

@@ -2,6 +2,8 @@ using System.Security.Claims;
 using Dapper;
 using Npgsql;
 using Service.Infrastructure.Audit;
+using Service.Infrastructure.Notifications;
+using Service.Infrastructure.Streaming;
 using Service.Infrastructure.Security;
 
 namespace Service.Features.Organizations;
@@ -19,7 +21,7 @@ public static class RemoveMember
             .ProducesProblem(StatusCodes.Status409Conflict);
 
     public static async Task<Results<NoContent, ProblemHttpResult>> Handle(
-        Guid orgId, Guid userId, ClaimsPrincipal user, HttpContext context, NpgsqlDataSource dataSource, AuditLog audit, CancellationToken cancellationToken)
+        Guid orgId, Guid userId, ClaimsPrincipal user, HttpContext context, NpgsqlDataSource dataSource, AuditLog audit, Notifier notifier, CancellationToken cancellationToken)
     {
         var caller = OrgMembership.From(context);
         var leaving = caller.UserId == userId;
@@ -45,7 +47,16 @@ public static class RemoveMember
             new { orgId, userId }, transaction, cancellationToken: cancellationToken));
         await audit.WriteAsync(connection, transaction, new AuditEntry("user", user.RequiredUserId().ToString(), orgId, leaving ? "member.left" : "member.removed",
             "user", userId.ToString(), new { role = role.Value.ToName() }), cancellationToken);
+        // Someone who leaves knows it; someone removed is told. Either way their stream stops carrying the org's events.
+        IReadOnlyList<StreamEvent> notice = [];
+        if (!leaving)
+        {
+            var orgName = await Notices.OrgNameAsync(connection, transaction, orgId, cancellationToken);
+            notice = await notifier.NotifyAsync(connection, transaction, [userId], orgId, new NotificationDraft(MembershipNotices.Removed,
+                $"You were removed from {orgName}", $"You no longer have access to {orgName}.", new { orgName }), cancellationToken);
+        }
         await transaction.CommitAsync(cancellationToken);
+        await notifier.PublishAsync(notice);
         return TypedResults.NoContent();
     }
 }

@@ -4,6 +4,7 @@ using Amazon.S3.Model;
 using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Service.Infrastructure.Notifications;
 using Service.Infrastructure.Security;
 using Service.Infrastructure.Settings;
 using Service.Infrastructure.Storage;
@@ -31,7 +32,7 @@ public static class CompleteUpload
 
     public static async Task<Results<Ok<UploadResponse>, ProblemHttpResult>> Handle(
         Guid orgId, Guid uploadId, HttpResponse response, NpgsqlDataSource dataSource, IAmazonS3 s3, StorageCalls calls,
-        IOptions<StorageOptions> storage, IOptions<UploadOptions> options, ILoggerFactory loggers, CancellationToken cancellationToken)
+        IOptions<StorageOptions> storage, IOptions<UploadOptions> options, Notifier notifier, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -72,7 +73,11 @@ public static class CompleteUpload
             await connection.ExecuteAsync(new CommandDefinition(
                 "UPDATE uploads SET status = 'deleted', deleted_at = now() WHERE id = @uploadId",
                 new { uploadId }, transaction, cancellationToken: cancellationToken));
+            var notice = await notifier.NotifyAsync(connection, transaction, await ResponsibleUserAsync(connection, transaction, orgId, row, cancellationToken), orgId,
+                new NotificationDraft("upload.refused", $"Upload of {row.FileName} was refused", $"{mismatch} The file was deleted; upload it again.",
+                    new { uploadId, fileName = row.FileName, reason = mismatch }), cancellationToken);
             await transaction.CommitAsync(cancellationToken);
+            await notifier.PublishAsync(notice);
             loggers.CreateLogger(typeof(CompleteUpload)).LogInformation("Direct upload {UploadId} refused on completion: {Reason}", uploadId, mismatch);
             return TypedResults.Problem(statusCode: StatusCodes.Status422UnprocessableEntity, title: "Uploaded file does not match",
                 detail: $"{mismatch} The file was deleted; announce the upload again.");
@@ -85,6 +90,13 @@ public static class CompleteUpload
         await transaction.CommitAsync(cancellationToken);
         return TypedResults.Ok(ready.ToResponse());
     }
+
+    /// <summary>Who hears of a refused upload: the user who uploaded, or for an agent key the member who created the key.</summary>
+    private static async Task<Guid[]> ResponsibleUserAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid orgId, UploadRow row, CancellationToken cancellationToken) =>
+        (await connection.QueryAsync<Guid>(new CommandDefinition("""
+            SELECT m.user_id FROM memberships m
+            WHERE m.org_id = @orgId AND m.user_id = CASE WHEN @UploaderType = 'user' THEN @UploaderId ELSE (SELECT created_by FROM api_keys WHERE id = @UploaderId) END
+            """, new { orgId, row.UploaderType, row.UploaderId }, transaction, cancellationToken: cancellationToken))).ToArray();
 
     /// <summary>Null when the object is what was announced, else why not. Throws NotFound when there is no object.</summary>
     private static async Task<string?> FindMismatchAsync(UploadRow row, string bucket, IAmazonS3 s3, StorageCalls calls, UploadOptions options,

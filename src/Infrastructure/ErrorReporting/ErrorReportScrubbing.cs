@@ -108,8 +108,8 @@ public sealed partial class ErrorReportScrubbing(IHttpContextAccessor http, bool
     [GeneratedRegex("token|secret|password|passwd|api[-_]?key", RegexOptions.IgnoreCase)]
     private static partial Regex SecretName();
 
-    // Query parameters also carry signatures and one-time codes (presigned URLs, OAuth callbacks).
-    [GeneratedRegex("signature|credential|^code$|^key$|^auth", RegexOptions.IgnoreCase)]
+    // Query parameters also carry signatures and one-time codes (presigned URLs, OAuth callbacks, stream tickets).
+    [GeneratedRegex("signature|credential|^code$|^key$|^auth|^ticket$", RegexOptions.IgnoreCase)]
     private static partial Regex SecretQueryName();
 
     [GeneratedRegex(@"\?[^\s""'<>#]+")]

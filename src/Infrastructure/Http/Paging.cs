@@ -43,3 +43,32 @@ public sealed record PageRequest(int Limit, (DateTime At, Guid Id)? After)
         return new Page<TItem>(page.Select(map).ToList(), next);
     }
 }
+
+/// <summary>
+/// The paging rules of lists ordered by a per-owner number, newest first (a user's notifications): the same limit
+/// rules as <see cref="PageRequest"/>, the cursor an opaque form of the last number of the page.
+/// </summary>
+public sealed record NumberPageRequest(int Limit, long? Before)
+{
+    public int Take => Limit + 1;
+
+    public static NumberPageRequest? Read(string? cursor, int? limit, Dictionary<string, string[]> errors)
+    {
+        var take = limit ?? PageRequest.DefaultLimit;
+        if (take is < 1 or > PageRequest.MaxLimit) errors["limit"] = [$"Must be from 1 to {PageRequest.MaxLimit}."];
+        long? before = null;
+        if (cursor is not null)
+        {
+            if (PageCursor.TryDecode(cursor, out _, out var id) && long.TryParse(id, out var number) && number > 0) before = number;
+            else errors["cursor"] = ["Not a cursor from a previous page of this list."];
+        }
+        return errors.Count > 0 ? null : new NumberPageRequest(take, before);
+    }
+
+    public Page<TItem> ToPage<TRow, TItem>(IReadOnlyList<TRow> rows, Func<TRow, long> key, Func<TRow, TItem> map)
+    {
+        var page = rows.Take(Limit).ToList();
+        var next = rows.Count > Limit ? PageCursor.Encode(DateTime.UnixEpoch, key(page[^1]).ToString(System.Globalization.CultureInfo.InvariantCulture)) : null;
+        return new Page<TItem>(page.Select(map).ToList(), next);
+    }
+}

@@ -24,6 +24,8 @@ public static class ServiceDiagnostics
     private static readonly Counter<long> FlagEvaluations = Meter.CreateCounter<long>("feature_flags.evaluations", "{evaluation}", "Feature gate evaluations, by flag and result");
     private static readonly Counter<long> WebhookAttempts = Meter.CreateCounter<long>("webhooks.attempts", "{attempt}", "Webhook delivery attempts, by resulting status and error class");
     private static readonly Histogram<double> WebhookLatency = Meter.CreateHistogram<double>("webhooks.delivery.duration", "s", "From a message's creation to its acknowledged delivery");
+    private static readonly UpDownCounter<long> StreamsOpen = Meter.CreateUpDownCounter<long>("streams.open", "{stream}", "Live streams open on this instance");
+    private static readonly Counter<long> StreamCatchUps = Meter.CreateCounter<long>("streams.catch_ups", "{sweep}", "Streams found behind PostgreSQL by the catch-up sweep");
     private static readonly Counter<long> EventsIngested = Meter.CreateCounter<long>("events.ingested", "{event}", "Events stored by ingest (duplicates not counted)");
 
     /// <summary>A span and a run count for one round of a background job; dispose it when the round ends.</summary>
@@ -46,6 +48,10 @@ public static class ServiceDiagnostics
         WebhookAttempts.Add(1, new KeyValuePair<string, object?>("status", status), new KeyValuePair<string, object?>("error_class", errorClass ?? "none"));
 
     public static void WebhookDelivered(TimeSpan sinceCreated) => WebhookLatency.Record(sinceCreated.TotalSeconds);
+
+    public static void StreamOpened() => StreamsOpen.Add(1);
+    public static void StreamClosed() => StreamsOpen.Add(-1);
+    public static void StreamsBehind(int streams) => StreamCatchUps.Add(streams);
 
     public static void Ingested(int events) => EventsIngested.Add(events);
 

@@ -20,8 +20,9 @@ public sealed class AuthorizationProblems(IProblemDetailsService problems) : IAu
         if (result.Challenged)
         {
             await context.ChallengeAsync();
-            await WriteAsync(context, StatusCodes.Status401Unauthorized, "Authentication required",
-                "Send a valid access token (Authorization: Bearer ...) or agent key (Authorization: ApiKey ...).");
+            var failure = context.Features.Get<IAuthenticateResultFeature>()?.AuthenticateResult?.Failure;
+            await WriteAsync(context, StatusCodes.Status401Unauthorized, "Authentication required", failure is StreamTicketRejected ? failure.Message
+                : "Send a valid access token (Authorization: Bearer ...) or agent key (Authorization: ApiKey ...).");
             return;
         }
 

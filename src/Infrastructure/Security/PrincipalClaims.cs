@@ -7,6 +7,8 @@ public static class PrincipalClaims
 {
     public const string Subject = "sub";
     public const string Email = "email";
+    /// <summary>When the access token (or the token behind a stream ticket) expires, in Unix seconds.</summary>
+    public const string Expires = "exp";
     public const string ApiKeyId = "api_key_id";
     public const string ApiKeyOrgId = "api_key_org";
     public const string Permission = "permission";
@@ -18,6 +20,9 @@ public static class PrincipalClaims
     /// <summary>The signed-in user's id; only call behind a policy that requires a user.</summary>
     public static Guid RequiredUserId(this ClaimsPrincipal principal) =>
         principal.UserId() ?? throw new InvalidOperationException("endpoint requires a user principal");
+
+    public static DateTimeOffset? ExpiresAt(this ClaimsPrincipal principal) =>
+        long.TryParse(principal.FindFirstValue(Expires), out var seconds) ? DateTimeOffset.FromUnixTimeSeconds(seconds) : null;
 
     public static bool IsApiKey(this ClaimsPrincipal principal) => principal.HasClaim(c => c.Type == ApiKeyId);
 

@@ -23,12 +23,16 @@ public static class SecurityRegistration
         services.AddSingleton<IPasswordHasher<UserAccount>, PasswordHasher<UserAccount>>();
         services.AddSingleton<Passwords>();
 
-        // One default scheme: agent keys go to the ApiKey handler, everything else is a bearer token.
+        // One default scheme: a stream ticket on the stream route goes to its handler, agent keys to the ApiKey handler,
+        // everything else is a bearer token.
         services.AddAuthentication(BearerOrApiKey)
             .AddPolicyScheme(BearerOrApiKey, "Bearer token or agent key", o => o.ForwardDefaultSelector = context =>
-                ApiKeyAuthenticationHandler.ReadKey(context.Request) is not null ? ApiKeyAuthenticationHandler.SchemeName : JwtBearerDefaults.AuthenticationScheme)
+                StreamTicketAuthenticationHandler.Applies(context.Request) ? StreamTicketAuthenticationHandler.SchemeName
+                : ApiKeyAuthenticationHandler.ReadKey(context.Request) is not null ? ApiKeyAuthenticationHandler.SchemeName
+                : JwtBearerDefaults.AuthenticationScheme)
             .AddJwtBearer(o => o.MapInboundClaims = false)
-            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null)
+            .AddScheme<AuthenticationSchemeOptions, StreamTicketAuthenticationHandler>(StreamTicketAuthenticationHandler.SchemeName, null);
 
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).Configure<SigningKey, IOptions<AuthOptions>>((jwt, key, auth) =>
         {

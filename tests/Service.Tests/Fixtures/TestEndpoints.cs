@@ -3,6 +3,8 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Service.Infrastructure.FeatureFlags;
+using Service.Infrastructure.Notifications;
+using Service.Infrastructure.Streaming;
 using Service.Infrastructure.RateLimiting;
 
 namespace Service.Tests.Fixtures;
@@ -10,6 +12,8 @@ namespace Service.Tests.Fixtures;
 public sealed record TestEchoRequest(
     [property: Required, StringLength(10)] string? Name,
     [property: Range(1, 5)] int Count);
+
+public sealed record TestNotifyRequest(Guid[] UserIds, int Count = 1, Guid? OrgId = null, string? Type = null, string? Title = null, bool Publish = true);
 
 /// <summary>
 /// Endpoints that exist only in tests, mapped into the real pipeline (same middleware, validation and error
@@ -35,6 +39,32 @@ public sealed class TestEndpoints : IStartupFilter
         // Cheap routes for rate-limit tests: the default "api" policy, and "ingest" (counted per API key).
         group.MapGet("/ping", () => TypedResults.Ok(new { pong = true }));
         group.MapGet("/ingest-ping", () => TypedResults.Ok(new { pong = true })).RequireRateLimit(RateLimitPolicies.Ingest);
+        // Notifications as a slice makes them (Notifier in a transaction, published after commit), in bulk; and an
+        // organization's event (the run.updated later features send), for the stream tests.
+        group.MapPost("/notify", async (TestNotifyRequest request, Npgsql.NpgsqlDataSource dataSource, Notifier notifier, CancellationToken ct) =>
+        {
+            var ids = new List<long>();
+            for (var i = 0; i < request.Count; i++)
+            {
+                await using var connection = await dataSource.OpenConnectionAsync(ct);
+                await using var transaction = await connection.BeginTransactionAsync(ct);
+                var events = await notifier.NotifyAsync(connection, transaction, request.UserIds, request.OrgId,
+                    new NotificationDraft(request.Type ?? "test.notice", $"{request.Title ?? "Notice"} {i + 1}", null, new { n = i + 1 }), ct);
+                await transaction.CommitAsync(ct);
+                if (request.Publish) await notifier.PublishAsync(events);
+                ids.AddRange(events.Select(e => e.Seq));
+            }
+            return TypedResults.Ok(new { ids });
+        });
+        group.MapPost("/orgs/{orgId:guid}/org-event", async (Guid orgId, Npgsql.NpgsqlDataSource dataSource, StreamPublisher publisher, CancellationToken ct) =>
+        {
+            await using var connection = await dataSource.OpenConnectionAsync(ct);
+            await using var transaction = await connection.BeginTransactionAsync(ct);
+            var events = await StreamLog.AppendForOrgAsync(connection, transaction, orgId, StreamEventTypes.RunUpdated, JsonSerializer.Serialize(new { orgId, status = "running" }), ct);
+            await transaction.CommitAsync(ct);
+            await publisher.PublishAsync(events);
+            return TypedResults.Ok(new { recipients = events.Count });
+        });
         // Gated like product slices: a kill switch no product endpoint uses yet, and the release flag, whose
         // targeting sees the route's organization and the caller.
         group.MapGet("/kill-switch", () => TypedResults.Ok(new { pong = true })).RequireFeature(FeatureFlagCatalog.Workflows);

@@ -148,6 +148,11 @@ public sealed class DirectUploadTests(DirectUploadTests.Factory factory) : IClas
         await (await owner.Client.PostAsync(presigned.GetProperty("completeUrl").GetString(), null)).ProblemAsync(HttpStatusCode.NotFound);
         var deleted = await owner.Client.GetFromJsonAsync<JsonElement>($"/api/v1/orgs/{orgId}/uploads?status=deleted");
         Assert.Contains(deleted.GetProperty("items").EnumerateArray(), u => u.GetProperty("id").GetGuid() == IdOf(presigned));
+        // The uploader is told, with the reason, in their notifications.
+        var notices = await owner.Client.GetFromJsonAsync<JsonElement>("/api/v1/notifications?type=upload.refused");
+        var notice = Assert.Single(notices.GetProperty("items").EnumerateArray(), n => n.GetProperty("data").GetProperty("uploadId").GetGuid() == IdOf(presigned));
+        Assert.Equal(orgId, notice.GetProperty("orgId").GetGuid());
+        Assert.Contains($"mismatch-{what}.pdf", notice.GetProperty("title").GetString());
     }
 
     [Fact]
