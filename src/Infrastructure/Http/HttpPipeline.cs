@@ -45,6 +45,8 @@ public static class HttpPipeline
             ctx.ProblemDetails.Extensions["traceId"] = Activity.Current?.TraceId.ToString() ?? ctx.HttpContext.TraceIdentifier;
             ctx.ProblemDetails.Extensions["requestId"] = ctx.HttpContext.TraceIdentifier;
         });
+        // After the framework's own writer (registered by AddProblemDetails), consulted only when it declines.
+        services.AddSingleton<IProblemDetailsWriter, ProblemJsonFallbackWriter>();
         services.AddExceptionHandler<UnhandledExceptionHandler>();
         // Field errors keyed like the JSON the client sent ("displayName", not "DisplayName").
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.DictionaryKeyPolicy = System.Text.Json.JsonNamingPolicy.CamelCase);

@@ -20,7 +20,8 @@ public sealed class AuthorizationProblems(IProblemDetailsService problems) : IAu
         if (result.Challenged)
         {
             await context.ChallengeAsync();
-            var failure = context.Features.Get<IAuthenticateResultFeature>()?.AuthenticateResult?.Failure;
+            // The handler ran already and keeps its result for the request: this reads it, it does not redeem again.
+            var failure = (await context.AuthenticateAsync()).Failure;
             await WriteAsync(context, StatusCodes.Status401Unauthorized, "Authentication required", failure is StreamTicketRejected ? failure.Message
                 : "Send a valid access token (Authorization: Bearer ...) or agent key (Authorization: ApiKey ...).");
             return;

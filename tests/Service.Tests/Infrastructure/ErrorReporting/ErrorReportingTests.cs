@@ -31,7 +31,7 @@ public sealed class ErrorReportingTests(ServiceFactory factory) : IClassFixture<
         await using var sentry = new FakeSentry();
         await using var instance = await ReportingToAsync(sentry, "errors/");
         var client = instance.CreateDefaultClient(); // no cookie container: it would replace the Cookie header
-        var request = new HttpRequestMessage(HttpMethod.Get, $"/test/orgs/{orgId}/throw?token=abc123&page=2&X-Amz-Signature=sig456");
+        var request = new HttpRequestMessage(HttpMethod.Get, $"/test/orgs/{orgId}/throw?token=abc123&page=2&X-Amz-Signature=sig456&ticket=st_ticket222");
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", owner.AccessToken);
         request.Headers.Add("Cookie", "session=cookie789");
         request.Headers.Add("X-Upload-Secret", "wfk_key000"); // (an X-Api-Key would be taken as the credential)
@@ -73,7 +73,7 @@ public sealed class ErrorReportingTests(ServiceFactory factory) : IClassFixture<
             if (headers.TryGetProperty(secret, out var value)) Assert.Equal(ErrorReportScrubbing.Filtered, value.GetString());
         }
         Assert.Equal("desktop-2.4", headers.GetProperty("X-Client-Version").GetString());
-        foreach (var value in new[] { "abc123", "sig456", "cookie789", "wfk_key000", "refresh111", owner.AccessToken, owner.Email })
+        foreach (var value in new[] { "abc123", "sig456", "st_ticket222", "cookie789", "wfk_key000", "refresh111", owner.AccessToken, owner.Email })
         {
             Assert.DoesNotContain(value, received.Body); // nowhere: not in the request, the breadcrumbs or the tags
         }

@@ -53,12 +53,17 @@ public sealed class LogSecrecyTests : IClassFixture<LogSecrecyTests.Factory>
         await _factory.ClientWithApiKey(apiKey).GetAsync($"/api/v1/orgs/{orgId}/members");
         await _factory.ClientWithApiKey(apiKey + "x").GetAsync($"/api/v1/orgs/{orgId}/members");
 
+        // A stream ticket travels in the query string: used once, refused when reused.
+        var ticket = (await (await user.Client.PostAsync("/api/v1/stream/tickets", null)).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("ticket").GetString()!;
+        await using (var stream = await SseClient.OpenAsync(client, $"/api/v1/stream?ticket={ticket}")) { }
+        await client.GetAsync($"/api/v1/stream?ticket={ticket}");
+
         var lines = _factory.Logs.Lines;
         Assert.True(lines.Count > 20, $"expected a busy log at Trace level, got {lines.Count} lines");
         string[] secrets =
         [
             ServiceFactory.TestSecretKey, DatabasePassword, BearerToken, QueryToken, CookieValue, BodyPassword, "S3RVER",
-            user.Password, user.AccessToken, user.RefreshToken, rotatedRefresh, apiKey, apiKey[("wfk_".Length + 13)..],
+            user.Password, user.AccessToken, user.RefreshToken, rotatedRefresh, apiKey, apiKey[("wfk_".Length + 13)..], ticket,
         ];
         foreach (var secret in secrets)
         {

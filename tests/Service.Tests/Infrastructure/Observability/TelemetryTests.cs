@@ -62,4 +62,16 @@ public sealed class TelemetryTests(TelemetryTests.Factory factory) : IClassFixtu
         await ReceivedAsync("/v1/metrics", "dotnet.gc."); // runtime instrumentation
         await ReceivedAsync("/v1/metrics", "db.client.operation.duration"); // Npgsql's metrics
     }
+
+    [Fact]
+    public async Task A_stream_tickets_value_never_reaches_a_span()
+    {
+        var user = await factory.SignUpAsync();
+        var ticket = (await (await user.Client.PostAsync("/api/v1/stream/tickets", null)).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("ticket").GetString()!;
+        await using (var stream = await SseClient.OpenAsync(factory.CreateClient(), $"/api/v1/stream?ticket={ticket}&lastEventId=0")) { }
+        await factory.CreateClient().GetAsync($"/api/v1/stream?ticket={ticket}"); // refused: reused
+
+        await ReceivedAsync("/v1/traces", "GET /api/v1/stream/", "ticket=Redacted");
+        Assert.DoesNotContain(factory.Collector.Requests, r => r.Body.Contains(ticket[3..]));
+    }
 }

@@ -145,9 +145,10 @@ public sealed partial class AuthorizationMatrixTests(ServiceFactory factory) : I
         "userId" => _ownerA.Id.ToString(),
         "keyId" => _keyIdA.ToString(),
         "name" => "Registration",
+        _ when m.Groups["constraint"].Value == "long" => "1",
         _ => Guid.NewGuid().ToString(),
     });
 
-    [GeneratedRegex(@"\{\*?(?<name>\w+)(:[^}]*)?\??\}")]
+    [GeneratedRegex(@"\{\*?(?<name>\w+)(:(?<constraint>[^}]*))?\??\}")]
     private static partial Regex Parameter();
 }
