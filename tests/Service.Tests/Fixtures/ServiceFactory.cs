@@ -59,6 +59,9 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
         ["RateLimits:KeyPrefix"] = $"rl-test-{_instance}",
         // Flag announcements reach this factory's instances only (they reload from this factory's database).
         ["FeatureFlags:Channel"] = $"flags-test-{_instance}",
+        // Stream announcements and open-stream counts likewise stay within this factory's instances.
+        ["Stream:Channel"] = $"stream-test-{_instance}",
+        ["Stream:KeyPrefix"] = $"stream-test-{_instance}",
         ["RateLimits:PerMinute"] = "1000000",
         ["RateLimits:PerHour"] = "100000000",
         ["RateLimits:Policies:auth:PerMinute"] = "1000000",
