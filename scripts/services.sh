@@ -107,7 +107,7 @@ start_s3() {
   if s3_running; then return; fi
   mkdir -p "$state/s3/data"
   nohup node "$local_dir/npm/node_modules/s3rver/bin/s3rver.js" -d "$state/s3/data" -p "$S3_PORT" -a 127.0.0.1 \
-    --configure-bucket "$S3_BUCKET" >"$state/s3/s3rver.log" 2>&1 &
+    --configure-bucket "$S3_BUCKET" "$root/scripts/s3-cors.xml" >"$state/s3/s3rver.log" 2>&1 &
   echo $! >"$state/s3/s3rver.pid"
   for _ in $(seq 1 100); do s3_running && break; sleep 0.1; done
   s3_running || { log "s3rver did not start: see $state/s3/s3rver.log"; exit 1; }

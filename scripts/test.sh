@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test against real servers: installs and starts PostgreSQL, Redis and s3rver on the test ports
-# (scripts/services.sh, profile "test"), installs the OpenAPI linter and the Standard Webhooks reference verifier,
-# runs `dotnet test` for the whole solution and exits with its result.
+# (scripts/services.sh, profile "test"), installs the OpenAPI linter, the Standard Webhooks reference verifier and
+# Debian's chromium (for the browser tests), runs `dotnet test` for the whole solution and exits with its result.
 # The servers it started are stopped afterwards; KEEP_SERVICES=1 leaves them running for faster reruns.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +27,15 @@ if ! grep -qs "\"version\": \"$STANDARDWEBHOOKS_VERSION\"" .local/npm/node_modul
   echo "test: installing standardwebhooks $STANDARDWEBHOOKS_VERSION into .local/npm" >&2
   npm install --silent --no-audit --no-fund --prefix .local/npm "standardwebhooks@$STANDARDWEBHOOKS_VERSION" >/dev/null
 fi
+
+# The browser tests drive Debian's chromium through Playwright, which cannot download browsers of its own here.
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "test: installing chromium (apt)" >&2
+  as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+  as_root apt-get update -qq >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet test Service.slnx "$@"
