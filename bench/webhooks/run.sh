@@ -4,14 +4,14 @@
 # concurrency, in one run; then enqueue-to-received latency (p50/p99) at a steady rate, one message per transaction.
 # Loads only 127.0.0.1, stops by itself and drops its database (about 1 minute).
 #
-#   bench/webhooks/run.sh          MESSAGES=10000 CONCURRENCY=32 RATE=200 SECONDS=15
+#   bench/webhooks/run.sh          MESSAGES=10000 CONCURRENCY=32 RATE=200 DURATION=15
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 MESSAGES=${MESSAGES:-10000}
 CONCURRENCY=${CONCURRENCY:-32}
 RATE=${RATE:-200}
-SECONDS_STEADY=${SECONDS:-15}
+SECONDS_STEADY=${DURATION:-15}
 work="$root/.local/bench/webhooks"
 mkdir -p "$work"
 

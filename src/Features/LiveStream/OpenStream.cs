@@ -3,6 +3,7 @@ using System.Security.Claims;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Service.Infrastructure.Database;
 using Service.Infrastructure.Security;
 using Service.Infrastructure.Streaming;
 
@@ -23,6 +24,9 @@ public static class OpenStream
             .WithDescription("Authenticate with a bearer token or ?ticket= from POST /api/v1/stream/tickets. Events: stream.open, " +
                 "notification.created, run.updated, suggestion.created, delivery.failed, stream.reset, stream.closed; comment heartbeats.")
             .Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
+            // Hours long: outside the database circuit, whose outcome statistics are per request. Its own reads
+            // (resume, catch-up) fail as 503 or retry at the next sweep.
+            .WithoutDatabaseCircuit()
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);

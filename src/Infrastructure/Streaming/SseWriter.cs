@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using System.Text;
 
@@ -21,7 +22,10 @@ public static class SseWriter
         Write(writer, text.ToString());
     }
 
-    public static void WriteComment(PipeWriter writer, string comment) => Write(writer, $": {comment}\n\n");
+    private static readonly byte[] Heartbeat = ": heartbeat\n\n"u8.ToArray();
+
+    /// <summary>The heartbeat comment; written to every idle stream, so it allocates nothing.</summary>
+    public static void WriteHeartbeat(PipeWriter writer) => writer.Write(Heartbeat);
 
     private static void Write(PipeWriter writer, string text)
     {

@@ -118,7 +118,7 @@ public sealed class StreamConnection(Guid userId, DateTimeOffset? expiresAt, Npg
             {
                 while (_incoming.Reader.TryRead(out var item))
                 {
-                    if (ReferenceEquals(item, Heartbeat)) SseWriter.WriteComment(writer, "heartbeat");
+                    if (ReferenceEquals(item, Heartbeat)) SseWriter.WriteHeartbeat(writer);
                     else if (!ReferenceEquals(item, Wake)) await DeliverAsync(writer, item, cancellationToken);
                 }
                 if (Interlocked.Exchange(ref _behind, 0) == 1) await CatchUpAsync(writer, through: null, cancellationToken);

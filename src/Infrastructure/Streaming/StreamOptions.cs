@@ -8,7 +8,7 @@ public sealed class StreamOptions
     public const string Section = "Stream";
 
     /// <summary>Open streams one user may hold across all instances; the next one gets 429.</summary>
-    [Range(1, 100, ErrorMessage = "Stream:MaxStreamsPerUser (env Stream__MaxStreamsPerUser): must be from 1 to 100. Fix: e.g. 5.")]
+    [Range(1, 10_000, ErrorMessage = "Stream:MaxStreamsPerUser (env Stream__MaxStreamsPerUser): must be from 1 to 10000. Fix: e.g. 5.")]
     public int MaxStreamsPerUser { get; set; } = 5;
 
     /// <summary>A comment line this often keeps proxies from closing an idle stream.</summary>

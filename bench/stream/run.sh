@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Live stream: 1,000 concurrent SSE streams spread over two instances; notifications made at a steady rate by the
+# product's Notifier (commit, then publish) to random users; publish-to-receive latency p50/p99 and the RSS growth
+# per open stream, beside a bare Redis pub/sub round trip at the same rate, measured in the same run.
+# Loads only 127.0.0.1, stops by itself and drops its database (about 1 minute).
+#
+#   bench/stream/run.sh          STREAMS=1000 RATE=200 DURATION=15
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+STREAMS=${STREAMS:-1000}
+RATE=${RATE:-200}
+SECONDS_STEADY=${DURATION:-15}
+work="$root/.local/bench/stream"
+mkdir -p "$work"
+
+# shellcheck source=../lib.sh
+. bench/lib.sh
+use_dev_servers
+dotnet build Service.csproj -c Release -v quiet -nologo >/dev/null
+dotnet build bench/stream/StreamBench.csproj -c Release -v quiet -nologo >/dev/null
+app="$root/bin/Release/net10.0/Service.dll"
+
+create_bench_database bench_stream "$app" 16
+
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+  drop_bench_database
+}
+trap cleanup EXIT
+
+secret="bench-secret-$(head -c 24 /dev/urandom | base64)"
+channel="bench-stream-$$"
+ports=()
+for i in 1 2; do
+  port=$(free_port)
+  start_service "$app" "$port" "$work/service-$i.log" DATABASE_URL="$bench_url" SECRET_KEY="$secret" \
+    Stream__Channel="$channel" Stream__KeyPrefix="$channel" ${SERVICE_ENV:-}
+  pids+=("$service_pid")
+  ports+=("$port")
+done
+
+dotnet bench/stream/bin/Release/net10.0/StreamBench.dll "$bench_conn" "$REDIS_URL" "$secret" "$channel" "$STREAMS" "$RATE" "$SECONDS_STEADY" \
+  "http://127.0.0.1:${ports[0]}" "${pids[0]}" "http://127.0.0.1:${ports[1]}" "${pids[1]}"
