@@ -2,6 +2,10 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Dapper;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -11,7 +15,26 @@ using Service.Infrastructure.Security;
 using Service.Infrastructure.Streaming;
 using StackExchange.Redis;
 
-// args: connectionString redisUrl secretKey channel streams rate seconds url1 pid1 url2 pid2
+// The floor to compare memory with: the bare framework holding the same number of idle SSE responses (run by
+// run.sh as its own process: `StreamBench.dll --bare-sse PORT`).
+if (args[0] == "--bare-sse")
+{
+    var bareBuilder = WebApplication.CreateSlimBuilder();
+    bareBuilder.Logging.ClearProviders();
+    bareBuilder.WebHost.UseUrls($"http://127.0.0.1:{args[1]}");
+    var bare = bareBuilder.Build();
+    bare.MapGet("/api/v1/stream", async (HttpContext context, CancellationToken cancellationToken) =>
+    {
+        context.Response.ContentType = "text/event-stream";
+        await context.Response.WriteAsync("retry: 3000\nid: 0\nevent: stream.open\ndata: {}\n\n", cancellationToken);
+        await context.Response.Body.FlushAsync(cancellationToken);
+        try { await Task.Delay(Timeout.Infinite, cancellationToken); } catch (OperationCanceledException) { }
+    });
+    await bare.RunAsync();
+    return 0;
+}
+
+// args: connectionString redisUrl secretKey channel streams rate seconds url1 pid1 url2 pid2 bareUrl barePid
 var connectionString = args[0];
 var redisUrl = args[1];
 var secretKey = args[2];
@@ -21,6 +44,7 @@ var rate = int.Parse(args[5]);
 var seconds = int.Parse(args[6]);
 var idleSeconds = int.Parse(Environment.GetEnvironmentVariable("IDLE_SECONDS") ?? "10");
 var instances = new[] { (Url: args[7], Pid: int.Parse(args[8])), (Url: args[9], Pid: int.Parse(args[10])) };
+var bareServer = (Url: args[11], Pid: int.Parse(args[12]));
 
 await using var dataSource = NpgsqlDataSource.Create(connectionString);
 Console.WriteLine($"stream: {streamCount} streams over 2 instances; {rate} notifications/s for {seconds} s; beside a bare Redis pub/sub round trip");
@@ -93,6 +117,22 @@ var rssAfter = instances.Sum(i => Rss(i.Pid));
 Console.WriteLine($"threads: {string.Join(", ", instances.Select(i => Status(i.Pid, "Threads")))}; RSS anon/file: {string.Join(", ", instances.Select(i => Status(i.Pid, "RssAnon") + "/" + Status(i.Pid, "RssFile")))}");
 Console.WriteLine($"RSS: {rssBefore / 1048576.0:F1} MiB before, {rssOpen / 1048576.0:F1} MiB just after opening, {rssAfter / 1048576.0:F1} MiB after {idleSeconds} s idle");
 
+// The floor: the same number of idle streams held by a bare SSE endpoint (no middleware, no authentication).
+var bareClient = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = int.MaxValue }) { BaseAddress = new Uri(bareServer.Url), Timeout = Timeout.InfiniteTimeSpan };
+var bareOpened = 0;
+var bareStreams = new List<Task>();
+for (var i = 0; i < 20; i++) bareStreams.Add(BareStreamAsync(() => { }));
+await Task.Delay(2000);
+var bareBefore = Rss(bareServer.Pid);
+for (var i = 0; i < streamCount; i++)
+{
+    bareStreams.Add(BareStreamAsync(() => Interlocked.Increment(ref bareOpened)));
+    if (i % 50 == 49) await Task.Delay(50);
+}
+while (Volatile.Read(ref bareOpened) < streamCount && DateTime.UtcNow < openDeadline.AddSeconds(60)) await Task.Delay(100);
+await Task.Delay(TimeSpan.FromSeconds(idleSeconds));
+var bareAfter = Rss(bareServer.Pid);
+
 // Steady rate: one notification per tick to a random user, each in its own transaction, a few in flight at once.
 var sent = 0;
 var random = new Random(7);
@@ -118,8 +158,11 @@ Console.WriteLine($"redis pub/sub round trip (baseline): p50 {baseline.P50:F2} m
 Console.WriteLine($"publish-to-receive over SSE:        p50 {stream.P50:F2} ms, p99 {stream.P99:F2} ms  ({received}/{sent} received)");
 Console.WriteLine($"create-to-receive (with commit):     p50 {create.P50:F2} ms, p99 {create.P99:F2} ms");
 Console.WriteLine($"ratio p99 stream / p99 redis: {stream.P99 / baseline.P99:F1}  (target: p99 < 50 ms at {streamCount} streams)");
+var perStream = (rssAfter - rssBefore) / 1024.0 / streamCount;
+var barePerStream = (bareAfter - bareBefore) / 1024.0 / streamCount;
 Console.WriteLine($"RSS of both instances: {rssBefore / 1024.0 / 1024:F1} MiB before, {rssAfter / 1024.0 / 1024:F1} MiB with {streamCount} idle streams: " +
-    $"{(rssAfter - rssBefore) / 1024.0 / streamCount:F1} KiB per stream (target < 16 KiB)");
+    $"{perStream:F1} KiB per stream (target < 16 KiB)");
+Console.WriteLine($"bare SSE endpoint (floor): {barePerStream:F1} KiB per idle stream; ratio ours / bare: {perStream / barePerStream:F1}");
 return received == sent ? 0 : 1;
 
 async Task NotifyAsync(int userIndex, bool record)
@@ -160,6 +203,22 @@ async Task StreamAsync(int userIndex, CancellationToken cancellationToken, bool 
         }
     }
     catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+    {
+    }
+}
+
+async Task BareStreamAsync(Action onOpen)
+{
+    try
+    {
+        using var response = await bareClient.GetAsync("/api/v1/stream", HttpCompletionOption.ResponseHeadersRead, stopStreams.Token);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(stopStreams.Token));
+        while (await reader.ReadLineAsync(stopStreams.Token) is { } line)
+        {
+            if (line == "event: stream.open") onOpen();
+        }
+    }
+    catch (OperationCanceledException) when (stopStreams.IsCancellationRequested)
     {
     }
 }
