@@ -3,6 +3,7 @@ using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Service.Infrastructure.Database;
+using Service.Infrastructure.Notifications;
 using Service.Infrastructure.Observability;
 using Service.Infrastructure.Secrets;
 
@@ -11,7 +12,7 @@ namespace Service.Infrastructure.Integrations;
 /// <summary>One attempt of a claimed delivery: build the request from the integration, send it, record what happened and when to try again.</summary>
 public sealed class DeliveryAttempts(
     [FromKeyedServices(DatabaseRegistration.Background)] NpgsqlDataSource dataSource,
-    SecretBox box, WebhookSender sender, IOptions<IntegrationOptions> options, TimeProvider time, ILogger<DeliveryAttempts> logger)
+    SecretBox box, WebhookSender sender, Notifier notifier, IOptions<IntegrationOptions> options, TimeProvider time, ILogger<DeliveryAttempts> logger)
 {
     public async Task RunAsync(ClaimedDelivery delivery, CancellationToken stoppingToken)
     {
@@ -102,6 +103,8 @@ public sealed class DeliveryAttempts(
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         await using var connection = await dataSource.OpenConnectionAsync(timeout.Token);
+        // A delivery that fails for good notifies the organization's admins in the transaction that records it.
+        await using var transaction = batch.Any(o => o.Status == "failed") ? await connection.BeginTransactionAsync(timeout.Token) : null;
         // Only while the claim is ours: if the lease ran out and another instance took the row, its attempt decides.
         await using var command = new NpgsqlCommand("""
             UPDATE webhook_deliveries d SET
@@ -115,7 +118,7 @@ public sealed class DeliveryAttempts(
                 AS r(id, claimed_by, attempts, status, not_attempted, retry_seconds, status_code, error_class, error, latency_ms, excerpt)
             WHERE d.id = r.id AND d.claimed_by = r.claimed_by AND d.attempts = r.attempts AND d.status = 'pending'
             RETURNING d.id
-            """, connection);
+            """, connection, transaction);
         command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = batch.Select(o => o.Delivery.Id).ToArray() });
         command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = batch.Select(o => o.Delivery.ClaimedBy).ToArray() });
         command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = batch.Select(o => o.Delivery.Attempts).ToArray() });
@@ -128,9 +131,46 @@ public sealed class DeliveryAttempts(
         command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = batch.Select(o => o.Result.LatencyMs).ToArray() });
         command.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = batch.Select(o => o.Result.ResponseExcerpt).ToArray() });
         var written = new HashSet<Guid>();
-        await using var reader = await command.ExecuteReaderAsync(timeout.Token);
-        while (await reader.ReadAsync(timeout.Token)) written.Add(reader.GetGuid(0));
+        await using (var reader = await command.ExecuteReaderAsync(timeout.Token))
+        {
+            while (await reader.ReadAsync(timeout.Token)) written.Add(reader.GetGuid(0));
+        }
+        if (transaction is null) return written;
+        var notices = await NotifyFailuresAsync(connection, transaction, batch.Where(o => o.Status == "failed" && written.Contains(o.Delivery.Id)).ToList(), timeout.Token);
+        await transaction.CommitAsync(timeout.Token);
+        await notifier.PublishAsync(notices);
         return written;
+    }
+
+    /// <summary>
+    /// One notification per integration that had failures in this batch, unless the org's admins were told about
+    /// that integration within the last hour: a receiver that is down must not bury them in one notice per message.
+    /// </summary>
+    private async Task<IReadOnlyList<Streaming.StreamEvent>> NotifyFailuresAsync(NpgsqlConnection connection, NpgsqlTransaction transaction,
+        List<Outcome> failed, CancellationToken cancellationToken)
+    {
+        var notices = new List<Streaming.StreamEvent>();
+        foreach (var group in failed.GroupBy(o => (o.Delivery.OrgId, o.Delivery.IntegrationId)))
+        {
+            var (orgId, integrationId) = group.Key;
+            var name = await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition("""
+                SELECT i.name FROM integrations i
+                WHERE i.id = @integrationId AND NOT EXISTS (
+                    SELECT 1 FROM notifications n
+                    WHERE n.org_id = @orgId AND n.type = 'delivery.failed' AND n.created_at > now() - interval '1 hour'
+                      AND n.data ->> 'integrationId' = @integrationKey)
+                """, new { integrationId, orgId, integrationKey = integrationId.ToString() }, transaction, cancellationToken: cancellationToken));
+            if (name is null) continue;
+            var last = group.Last();
+            var count = group.Count();
+            notices.AddRange(await notifier.NotifyOrgAdminsAsync(connection, transaction, orgId, null, new NotificationDraft("delivery.failed",
+                $"Messages to {name} are failing",
+                $"{(count == 1 ? "A" : count.ToString())} {last.Delivery.EventType} message{(count == 1 ? " was" : "s were")} not delivered " +
+                $"({last.Result.ErrorClass}{(last.Result.StatusCode is { } code ? $" {code}" : "")}). Redeliver from the delivery log once the receiver is fixed.",
+                new { integrationId, deliveryId = last.Delivery.Id, eventType = last.Delivery.EventType, errorClass = last.Result.ErrorClass,
+                    statusCode = last.Result.StatusCode, failed = count }), cancellationToken));
+        }
+        return notices;
     }
 
     private void Report(Outcome outcome)

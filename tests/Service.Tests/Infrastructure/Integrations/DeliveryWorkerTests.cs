@@ -138,6 +138,34 @@ public sealed class DeliveryWorkerTests(DeliveryWorkerTests.Factory factory) : I
     }
 
     [Fact]
+    public async Task Failed_deliveries_notify_the_organizations_admins_once_an_hour_per_integration()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.Answer = _ => new WebhookReceiver.Reply(400);
+        var (owner, orgId, integration) = await SetUpAsync(receiver);
+        var admin = await factory.SignUpAsync();
+        var member = await factory.SignUpAsync();
+        await owner.AddMemberAsync(orgId, admin, "admin");
+        await owner.AddMemberAsync(orgId, member, "member");
+        await using var stream = await SseClient.OpenAsync(admin.Client);
+
+        var first = (await factory.EnqueueAsync(orgId, integration.Id)).Single();
+        await owner.WaitForDeliveryAsync(orgId, integration.Id, first, "failed");
+        var notice = (await stream.NextAsync(TimeSpan.FromSeconds(10))).Json;
+        Assert.Equal("delivery.failed", notice.GetProperty("type").GetString());
+        Assert.Equal(integration.Id, notice.GetProperty("data").GetProperty("integrationId").GetGuid());
+        Assert.Equal("http_status", notice.GetProperty("data").GetProperty("errorClass").GetString());
+
+        // More failures of the same integration within the hour add no notification.
+        var more = await factory.EnqueueAsync(orgId, integration.Id, count: 5);
+        foreach (var id in more) await owner.WaitForDeliveryAsync(orgId, integration.Id, id, "failed");
+        await stream.AssertQuietAsync(TimeSpan.FromMilliseconds(500));
+        Assert.Single(await owner.NotificationsAsync("?type=delivery.failed"));
+        Assert.Single(await admin.NotificationsAsync("?type=delivery.failed"));
+        Assert.Empty(await member.NotificationsAsync("?type=delivery.failed"));
+    }
+
+    [Fact]
     public async Task The_kill_switch_pauses_delivery_without_dropping_and_turning_it_on_drains_the_queue()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
