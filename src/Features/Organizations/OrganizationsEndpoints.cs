@@ -19,7 +19,3 @@ public static class OrganizationsEndpoints
         return app;
     }
 }
-
-public sealed record OrganizationResponse(Guid Id, string Name, string Role, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
-
-public sealed record MemberResponse(Guid UserId, string Email, string DisplayName, string Role, DateTimeOffset JoinedAt);

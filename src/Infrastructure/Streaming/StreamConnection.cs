@@ -122,7 +122,8 @@ public sealed class StreamConnection(Guid userId, DateTimeOffset? expiresAt, Npg
                     else if (!ReferenceEquals(item, Wake)) await DeliverAsync(writer, item, cancellationToken);
                 }
                 if (Interlocked.Exchange(ref _behind, 0) == 1) await CatchUpAsync(writer, through: null, cancellationToken);
-                await writer.FlushAsync(cancellationToken);
+                var flushed = await writer.FlushAsync(cancellationToken);
+                if (flushed.IsCompleted || flushed.IsCanceled) return; // the client is gone
             }
         }
         catch (OperationCanceledException) when (_closing.IsCancellationRequested && !requestAborted.IsCancellationRequested)

@@ -112,28 +112,42 @@ public sealed partial class StreamHub(
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
                 tick++;
-                var open = Snapshot();
-                var now = time.GetUtcNow();
-                foreach (var connection in open.Where(c => c.ExpiresAt <= now)) connection.Close("token_expired");
-                if (tick % settings.HeartbeatSeconds == 0)
+                try
                 {
-                    foreach (var connection in open) connection.SendHeartbeat();
-                    await slots.RenewAsync(open, stoppingToken);
+                    await TickAsync(tick, settings, stoppingToken);
                 }
-                if (!_subscribed && tick % 2 == 0 && await TrySubscribeAsync(stoppingToken))
+                // A failed round must not stop the hub (an exception escaping a hosted service stops the host).
+                catch (Exception e) when (!stoppingToken.IsCancellationRequested)
                 {
-                    LogSubscribed(logger);
-                    _sweepRequested = true;
-                }
-                if (_sweepRequested || tick % settings.CatchUpSeconds == 0)
-                {
-                    _sweepRequested = false;
-                    await SweepAsync(open, stoppingToken);
+                    LogTickFailed(logger, e);
                 }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
+        }
+    }
+
+    /// <summary>One second of the hub: expiries every tick, heartbeats and slot renewal every heartbeat, the sweep every catch-up interval.</summary>
+    private async Task TickAsync(long tick, StreamOptions settings, CancellationToken stoppingToken)
+    {
+        var open = Snapshot();
+        var now = time.GetUtcNow();
+        foreach (var connection in open.Where(c => c.ExpiresAt <= now)) connection.Close("token_expired");
+        if (tick % settings.HeartbeatSeconds == 0)
+        {
+            foreach (var connection in open) connection.SendHeartbeat();
+            await slots.RenewAsync(open, stoppingToken);
+        }
+        if (!_subscribed && tick % 2 == 0 && await TrySubscribeAsync(stoppingToken))
+        {
+            LogSubscribed(logger);
+            _sweepRequested = true;
+        }
+        if (_sweepRequested || tick % settings.CatchUpSeconds == 0)
+        {
+            _sweepRequested = false;
+            await SweepAsync(open, stoppingToken);
         }
     }
 
@@ -215,6 +229,9 @@ public sealed partial class StreamHub(
 
     [LoggerMessage(LogLevel.Warning, "Stream catch-up sweep failed ({Error}); trying again at the next one")]
     private static partial void LogSweepFailed(ILogger logger, string error);
+
+    [LoggerMessage(LogLevel.Error, "A round of the stream hub failed; the next one runs in a second")]
+    private static partial void LogTickFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(LogLevel.Warning, "Ignored a malformed message on the stream channel: {Error}")]
     private static partial void LogMalformed(ILogger logger, string error);
