@@ -150,6 +150,12 @@ public sealed class DeliveryAttempts(
         List<Outcome> failed, CancellationToken cancellationToken)
     {
         var notices = new List<Streaming.StreamEvent>();
+        if (failed.Count == 0) return notices;
+        // Several organizations' admins are numbered below, one group after another: lock them all first, in order.
+        var admins = (await connection.QueryAsync<Guid>(new CommandDefinition(
+            "SELECT user_id FROM memberships WHERE org_id = ANY(@orgs) AND role IN ('owner', 'admin')",
+            new { orgs = failed.Select(o => o.Delivery.OrgId).Distinct().ToArray() }, transaction, cancellationToken: cancellationToken))).ToList();
+        await Streaming.StreamLog.LockHeadsAsync(connection, transaction, admins, cancellationToken);
         foreach (var group in failed.GroupBy(o => (o.Delivery.OrgId, o.Delivery.IntegrationId)))
         {
             var (orgId, integrationId) = group.Key;

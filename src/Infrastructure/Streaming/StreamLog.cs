@@ -26,6 +26,18 @@ public static class StreamLog
         return rows.ToDictionary(r => r.UserId, r => r.Seq);
     }
 
+    /// <summary>
+    /// Locks the stream heads of <paramref name="userIds"/> in one sorted statement, for a transaction that will then
+    /// number events for several groups of users: its later <see cref="TakeNumbersAsync"/> calls find the rows already
+    /// locked, so two such transactions cannot take overlapping locks in opposite orders and deadlock.
+    /// </summary>
+    public static Task LockHeadsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyCollection<Guid> userIds, CancellationToken cancellationToken) =>
+        connection.ExecuteAsync(new CommandDefinition("""
+            INSERT INTO stream_heads (user_id, last_seq)
+            SELECT u, 0 FROM unnest(@users::uuid[]) AS u ORDER BY u
+            ON CONFLICT (user_id) DO UPDATE SET last_seq = stream_heads.last_seq
+            """, new { users = userIds.Distinct().Order().ToArray() }, transaction, cancellationToken: cancellationToken));
+
     /// <summary>Writes events whose numbers came from <see cref="TakeNumbersAsync"/>.</summary>
     public static async Task<IReadOnlyList<StreamEvent>> WriteAsync(DbConnection connection, DbTransaction transaction,
         IReadOnlyList<(Guid UserId, long Seq, string Data)> events, string type, Guid? orgId, CancellationToken cancellationToken)
