@@ -21,6 +21,11 @@ public static class PrincipalClaims
     public static Guid RequiredUserId(this ClaimsPrincipal principal) =>
         principal.UserId() ?? throw new InvalidOperationException("endpoint requires a user principal");
 
+    /// <summary>A principal with only the claims of the given types, detached from the token it was read from.</summary>
+    public static ClaimsPrincipal Keep(ClaimsPrincipal principal, string authenticationType, params string[] types) =>
+        new(new ClaimsIdentity(principal.Claims.Where(c => types.Contains(c.Type)).Select(c => new Claim(c.Type, c.Value, c.ValueType)),
+            authenticationType, Subject, null));
+
     public static DateTimeOffset? ExpiresAt(this ClaimsPrincipal principal) =>
         long.TryParse(principal.FindFirstValue(Expires), out var seconds) ? DateTimeOffset.FromUnixTimeSeconds(seconds) : null;
 

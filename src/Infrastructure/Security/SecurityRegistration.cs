@@ -51,6 +51,16 @@ public static class SecurityRegistration
                 ClockSkew = TimeSpan.FromSeconds(auth.Value.ClockSkewSeconds),
                 NameClaimType = PrincipalClaims.Subject,
             };
+            // Keep only the claims the service reads. The validated token otherwise stays referenced by the principal
+            // for as long as the request runs, which for a live stream is hours (a few KiB per open stream).
+            jwt.Events = new JwtBearerEvents
+            {
+                OnTokenValidated = context =>
+                {
+                    context.Principal = PrincipalClaims.Keep(context.Principal!, JwtBearerDefaults.AuthenticationScheme, PrincipalClaims.Subject, PrincipalClaims.Email, PrincipalClaims.Expires);
+                    return Task.CompletedTask;
+                },
+            };
         });
 
         AuthPolicies.Register(services.AddAuthorizationBuilder());
