@@ -24,10 +24,11 @@ public static class FeatureFlagCatalog
     public static readonly FeatureFlag Uploads = new("Uploads", "Files can be uploaded to storage", FeatureKind.KillSwitch, true);
     public static readonly FeatureFlag Workflows = new("Workflows", "Workflows can be edited and run", FeatureKind.KillSwitch, true);
     public static readonly FeatureFlag OutboundWebhooks = new("OutboundWebhooks", "Sending messages to integrations (webhooks, Slack)", FeatureKind.KillSwitch, true);
+    public static readonly FeatureFlag LiveStream = new("LiveStream", "Live event streams (SSE) and their tickets", FeatureKind.KillSwitch, true);
 
     public static readonly FeatureFlag Suggestions = new("Suggestions", "Workflow suggestions from detected usage patterns", FeatureKind.Release, false);
 
-    public static readonly IReadOnlyList<FeatureFlag> All = [Registration, EventIngest, Uploads, Workflows, OutboundWebhooks, Suggestions];
+    public static readonly IReadOnlyList<FeatureFlag> All = [Registration, EventIngest, Uploads, Workflows, OutboundWebhooks, LiveStream, Suggestions];
 
     public static FeatureFlag? Find(string name) => All.FirstOrDefault(f => string.Equals(f.Name, name, StringComparison.OrdinalIgnoreCase));
 }

@@ -128,7 +128,9 @@ public sealed class StreamConnection(Guid userId, DateTimeOffset? expiresAt, Npg
         }
         catch (OperationCanceledException) when (_closing.IsCancellationRequested && !requestAborted.IsCancellationRequested)
         {
-            SseWriter.WriteEvent(writer, StreamEventTypes.Closed, Json(new { reason = CloseReason, reconnect = true }));
+            // Reconnecting is right after a shutdown (another instance serves) or an expired token (with a new one);
+            // after the kill switch the gate answers 503 until it is turned back on.
+            SseWriter.WriteEvent(writer, StreamEventTypes.Closed, Json(new { reason = CloseReason, reconnect = CloseReason != "disabled" }));
             await writer.FlushAsync(requestAborted);
         }
         finally

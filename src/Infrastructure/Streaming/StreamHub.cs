@@ -1,6 +1,8 @@
 using System.Text.Json;
 using Microsoft.Extensions.Options;
+using Microsoft.FeatureManagement;
 using Npgsql;
+using Service.Infrastructure.FeatureFlags;
 using Service.Infrastructure.Observability;
 using Service.Infrastructure.Redis;
 using StackExchange.Redis;
@@ -132,6 +134,12 @@ public sealed partial class StreamHub(
     private async Task TickAsync(long tick, StreamOptions settings, CancellationToken stoppingToken)
     {
         var open = Snapshot();
+        if (open.Count > 0 && !await services.GetRequiredService<IFeatureManager>().IsEnabledAsync(FeatureFlagCatalog.LiveStream.Name))
+        {
+            // The kill switch: new streams already get 503 from the gate; the open ones end here.
+            foreach (var connection in open) connection.Close("disabled");
+            return;
+        }
         var now = time.GetUtcNow();
         foreach (var connection in open.Where(c => c.ExpiresAt <= now)) connection.Close("token_expired");
         if (tick % settings.HeartbeatSeconds == 0)

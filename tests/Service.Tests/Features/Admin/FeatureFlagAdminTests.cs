@@ -36,12 +36,12 @@ public sealed class FeatureFlagAdminTests(OperatorServiceFactory factory) : ICla
         var list = await _ops.Client.GetFromJsonAsync<JsonElement>("/api/v1/admin/features");
 
         var names = list.GetProperty("items").EnumerateArray().Select(f => f.GetProperty("name").GetString()).ToList();
-        Assert.Equal(["Registration", "EventIngest", "Uploads", "Workflows", "OutboundWebhooks", "Suggestions"], names);
+        Assert.Equal(["Registration", "EventIngest", "Uploads", "Workflows", "OutboundWebhooks", "LiveStream", "Suggestions"], names);
         var ingest = list.GetProperty("items")[1];
         Assert.Equal("killSwitch", ingest.GetProperty("kind").GetString());
         Assert.False(string.IsNullOrWhiteSpace(ingest.GetProperty("description").GetString()));
         Assert.True(ingest.GetProperty("safeDefault").GetBoolean());
-        Assert.Equal("release", list.GetProperty("items")[5].GetProperty("kind").GetString());
+        Assert.Equal("release", list.GetProperty("items")[6].GetProperty("kind").GetString());
         Assert.NotEqual(JsonValueKind.Null, list.GetProperty("loadedAt").ValueKind);
     }
 
