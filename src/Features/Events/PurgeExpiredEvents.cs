@@ -36,19 +36,4 @@ public sealed class PurgeExpiredEvents(IServiceProvider services, TimeProvider t
                 events, options.RetentionDays, statements, options.RetentionBatchSize, keys);
         }
     }
-
-    private static async Task<(long Deleted, int Statements)> DeleteInBatchesAsync(NpgsqlConnection connection, string sql, object parameters, int batch,
-        CancellationToken cancellationToken)
-    {
-        long total = 0;
-        var statements = 0;
-        int deleted;
-        do
-        {
-            deleted = await connection.ExecuteAsync(new CommandDefinition(sql, parameters, cancellationToken: cancellationToken));
-            total += deleted;
-            statements++;
-        } while (deleted == batch);
-        return (total, statements);
-    }
 }

@@ -25,16 +25,10 @@ public sealed class PruneDeliveries(IServiceProvider services, TimeProvider time
     {
         var options = Options;
         var cutoff = Time.GetUtcNow().UtcDateTime - TimeSpan.FromDays(options.DeliveryRetentionDays);
-        long total = 0;
-        int deleted;
-        do
-        {
-            deleted = await connection.ExecuteAsync(new CommandDefinition("""
-                DELETE FROM webhook_deliveries WHERE id = ANY(ARRAY(
-                    SELECT id FROM webhook_deliveries WHERE status <> 'pending' AND completed_at < @cutoff LIMIT @batch))
-                """, new { cutoff, batch = options.RetentionBatchSize }, cancellationToken: cancellationToken));
-            total += deleted;
-        } while (deleted == options.RetentionBatchSize);
+        var (total, _) = await DeleteInBatchesAsync(connection, """
+            DELETE FROM webhook_deliveries WHERE id = ANY(ARRAY(
+                SELECT id FROM webhook_deliveries WHERE status <> 'pending' AND completed_at < @cutoff LIMIT @batch))
+            """, new { cutoff, batch = options.RetentionBatchSize }, options.RetentionBatchSize, cancellationToken);
         if (total > 0) Logger.LogInformation("Delivery retention deleted {Deliveries} deliveries completed more than {Days} days ago", total, options.DeliveryRetentionDays);
     }
 }

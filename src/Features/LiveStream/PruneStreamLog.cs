@@ -26,16 +26,10 @@ public sealed class PruneStreamLog(IServiceProvider services, TimeProvider time,
     {
         // An hour past the window: a resume judged "within 24 h" still finds every event it needs.
         var cutoff = Time.GetUtcNow().UtcDateTime - TimeSpan.FromHours(Options.ReplayHours + 1);
-        long total = 0;
-        int deleted;
-        do
-        {
-            deleted = await connection.ExecuteAsync(new CommandDefinition("""
-                DELETE FROM stream_events WHERE (user_id, seq) IN (
-                    SELECT user_id, seq FROM stream_events WHERE created_at < @cutoff LIMIT @batch)
-                """, new { cutoff, batch = BatchSize }, cancellationToken: cancellationToken));
-            total += deleted;
-        } while (deleted == BatchSize);
+        var (total, _) = await DeleteInBatchesAsync(connection, """
+            DELETE FROM stream_events WHERE (user_id, seq) IN (
+                SELECT user_id, seq FROM stream_events WHERE created_at < @cutoff LIMIT @batch)
+            """, new { cutoff, batch = BatchSize }, BatchSize, cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition(
             "DELETE FROM stream_tickets WHERE expires_at < now()", cancellationToken: cancellationToken));
         if (total > 0) Logger.LogInformation("Stream log retention deleted {Events} events older than {Hours} h", total, Options.ReplayHours + 1);

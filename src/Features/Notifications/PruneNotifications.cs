@@ -22,16 +22,10 @@ public sealed class PruneNotifications(IServiceProvider services, TimeProvider t
     {
         var days = Options.RetentionDays;
         var cutoff = Time.GetUtcNow().UtcDateTime - TimeSpan.FromDays(days);
-        long total = 0;
-        int deleted;
-        do
-        {
-            deleted = await connection.ExecuteAsync(new CommandDefinition("""
-                DELETE FROM notifications WHERE (user_id, id) IN (
-                    SELECT user_id, id FROM notifications WHERE created_at < @cutoff LIMIT @batch)
-                """, new { cutoff, batch = BatchSize }, cancellationToken: cancellationToken));
-            total += deleted;
-        } while (deleted == BatchSize);
+        var (total, _) = await DeleteInBatchesAsync(connection, """
+            DELETE FROM notifications WHERE (user_id, id) IN (
+                SELECT user_id, id FROM notifications WHERE created_at < @cutoff LIMIT @batch)
+            """, new { cutoff, batch = BatchSize }, BatchSize, cancellationToken);
         if (total > 0) Logger.LogInformation("Notification retention deleted {Notifications} notifications older than {Days} days", total, days);
     }
 }

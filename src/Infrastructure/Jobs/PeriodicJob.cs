@@ -60,6 +60,25 @@ public abstract class PeriodicJob(IServiceProvider services, TimeProvider time, 
         }
     }
 
+    /// <summary>
+    /// Runs a DELETE of at most <paramref name="batch"/> rows (its own <c>LIMIT @batch</c>) until one deletes fewer:
+    /// short statements, each committed on its own, so a large backlog never holds locks or bloats one transaction.
+    /// </summary>
+    protected static async Task<(long Deleted, int Statements)> DeleteInBatchesAsync(NpgsqlConnection connection, string sql, object parameters, int batch,
+        CancellationToken cancellationToken)
+    {
+        long total = 0;
+        var statements = 0;
+        int deleted;
+        do
+        {
+            deleted = await connection.ExecuteAsync(new CommandDefinition(sql, parameters, cancellationToken: cancellationToken));
+            total += deleted;
+            statements++;
+        } while (deleted == batch);
+        return (total, statements);
+    }
+
     /// <summary>One round now, unless another instance is running one (then false).</summary>
     private async Task<bool> RunOnceAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
