@@ -76,10 +76,10 @@ public sealed class StreamConnection(Guid userId, DateTimeOffset? expiresAt, Npg
     public async Task OpenAsync(PipeWriter writer, long? lastEventId, StreamOptions options, DateTime now, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        // Memberships first: a membership notice committed in between is newer than the head read after, and followed.
-        var orgs = (await StreamLog.ReadMembershipsAsync(connection, [userId], cancellationToken))[userId];
+        // The head first: memberships read after it are at least as new, and a membership notice numbered above it
+        // is followed as it passes (applying one already reflected here changes nothing).
         var head = (await StreamLog.ReadHeadsAsync(connection, [userId], cancellationToken)).GetValueOrDefault(userId);
-        ReplaceOrgs(orgs, head);
+        ReplaceOrgs((await StreamLog.ReadMembershipsAsync(connection, [userId], cancellationToken))[userId], head);
         if (lastEventId is not { } after)
         {
             Volatile.Write(ref _lastSeq, head);

@@ -169,8 +169,9 @@ public sealed partial class StreamHub(
             // Resolved here, not in the constructor: hosted services are built before the startup guard runs.
             var dataSource = services.GetRequiredService<NpgsqlDataSource>();
             await using var connection = await dataSource.OpenConnectionAsync(stoppingToken);
-            var memberships = await StreamLog.ReadMembershipsAsync(connection, users, stoppingToken);
+            // Heads first, as a stream does when it opens (StreamConnection.OpenAsync).
             var heads = await StreamLog.ReadHeadsAsync(connection, users, stoppingToken);
+            var memberships = await StreamLog.ReadMembershipsAsync(connection, users, stoppingToken);
             var behind = 0;
             foreach (var stream in open)
             {
