@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
+using Microsoft.OpenApi;
 using Npgsql;
 using Service.Infrastructure.Database;
 using Service.Infrastructure.Security;
@@ -23,7 +24,23 @@ public static class OpenStream
             .WithSummary("Open the live event stream (text/event-stream)")
             .WithDescription("Authenticate with a bearer token or ?ticket= from POST /api/v1/stream/tickets. Events: stream.open, " +
                 "notification.created, run.updated, suggestion.created, delivery.failed, stream.reset, stream.closed; comment heartbeats.")
-            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
+            .AddOpenApiOperationTransformer((operation, _, _) =>
+            {
+                // The ticket is read by its authentication scheme and the header by the handler: neither is a bound parameter.
+                operation.Parameters ??= [];
+                if (operation.Parameters.FirstOrDefault(p => p.Name == "lastEventId") is OpenApiParameter query)
+                {
+                    query.Description = "The same as Last-Event-ID, for a new EventSource, which cannot send the header.";
+                }
+                operation.Parameters.Add(Parameter("ticket", ParameterLocation.Query, "A one-time ticket from POST /api/v1/stream/tickets, for EventSource (instead of a bearer token)."));
+                operation.Parameters.Add(Parameter(LastEventIdHeader, ParameterLocation.Header, "The id of the last event received: what came after it is replayed first."));
+                operation.Responses!["200"] = new OpenApiResponse
+                {
+                    Description = "Server-Sent Events, until the client leaves or the server ends the stream (stream.closed).",
+                    Content = new Dictionary<string, OpenApiMediaType> { ["text/event-stream"] = new() { Schema = new OpenApiSchema { Type = JsonSchemaType.String } } },
+                };
+                return Task.CompletedTask;
+            })
             // Hours long: outside the database circuit, whose outcome statistics are per request. Its own reads
             // (resume, catch-up) fail as 503 or retry at the next sweep.
             .WithoutDatabaseCircuit()
@@ -82,6 +99,9 @@ public static class OpenStream
         }
         return TypedResults.Empty;
     }
+
+    private static OpenApiParameter Parameter(string name, ParameterLocation location, string description) =>
+        new() { Name = name, In = location, Description = description, Schema = new OpenApiSchema { Type = JsonSchemaType.String } };
 
     private static ProblemHttpResult ShuttingDown(HttpResponse response)
     {
