@@ -97,7 +97,17 @@ for (var i = 0; i < 20; i++) warmUp.Add(StreamAsync(i, stopStreams.Token, record
 await Task.Delay(2000);
 for (var i = 0; i < 20; i++) await NotifyAsync(i, record: false);
 await Task.Delay(1000);
+// Control: how much the instances grow with no stream opened, over as long as opening and idling takes. A process
+// that has just served its first requests keeps growing for a while (GC budgets, tiered JIT, pools) and that growth
+// is not the streams'.
+var settleSeconds = int.Parse(Environment.GetEnvironmentVariable("SETTLE_SECONDS") ?? "30");
+var rssSettling = instances.Sum(i => Rss(i.Pid));
+await Task.Delay(TimeSpan.FromSeconds(settleSeconds - idleSeconds - 3));
+var rssSettled = instances.Sum(i => Rss(i.Pid));
+await Task.Delay(TimeSpan.FromSeconds(idleSeconds + 3));
 var rssBefore = instances.Sum(i => Rss(i.Pid));
+Console.WriteLine($"RSS with no stream open: {rssSettling / 1048576.0:F1} MiB after warm-up, {rssSettled / 1048576.0:F1} MiB {settleSeconds - idleSeconds - 3} s later, " +
+    $"{rssBefore / 1048576.0:F1} MiB after {idleSeconds + 3} s more (the drift left over the span the streams are measured over)");
 Console.WriteLine($"before: threads: {string.Join(", ", instances.Select(i => Status(i.Pid, "Threads")))}; RSS anon/file: {string.Join(", ", instances.Select(i => Status(i.Pid, "RssAnon") + "/" + Status(i.Pid, "RssFile")))}");
 
 // Opened 50 at a time, as browsers arrive, rather than in one burst that would measure the burst.
