@@ -29,6 +29,28 @@ public sealed class MemberNotificationTests(ServiceFactory factory) : IClassFixt
     }
 
     [Fact]
+    public async Task Deleting_an_organization_tells_the_other_members_and_their_streams_stop_carrying_it()
+    {
+        var owner = await factory.SignUpAsync();
+        var member = await factory.SignUpAsync();
+        var orgId = await owner.CreateOrgAsync("Vandelay");
+        await owner.AddMemberAsync(orgId, member, "member");
+        await using var stream = await SseClient.OpenAsync(member.Client);
+        await Identity.EnsureAsync(await factory.CreateClient().PostAsync($"/test/orgs/{orgId}/org-event", null), HttpStatusCode.OK);
+        Assert.Equal("run.updated", (await stream.NextAsync(TimeSpan.FromSeconds(5))).Type);
+
+        await Identity.EnsureAsync(await owner.Client.DeleteAsync($"/api/v1/orgs/{orgId}"), HttpStatusCode.NoContent);
+        await Identity.EnsureAsync(await owner.Client.DeleteAsync($"/api/v1/orgs/{orgId}"), HttpStatusCode.NotFound); // gone: no second notice
+
+        var notice = (await stream.NextAsync(TimeSpan.FromSeconds(5))).Json;
+        Assert.Equal("membership.removed", notice.GetProperty("type").GetString());
+        Assert.Equal("Vandelay was deleted", notice.GetProperty("title").GetString());
+        Assert.Contains(owner.Email, notice.GetProperty("body").GetString());
+        Assert.Empty(await owner.NotificationsAsync("?type=membership.removed"));
+        Assert.Single(await member.NotificationsAsync("?type=membership.removed"));
+    }
+
+    [Fact]
     public async Task Leaving_by_oneself_is_not_notified()
     {
         var owner = await factory.SignUpAsync();
