@@ -10,6 +10,7 @@ using Service.Features.Operator;
 using Service.Features.Organizations;
 using Service.Features.LiveStream;
 using Service.Features.Uploads;
+using Service.Features.Workflows;
 using Service.Infrastructure;
 using Service.Infrastructure.Database.Migrations;
 using Service.Infrastructure.FeatureFlags;
@@ -39,6 +40,7 @@ builder.Services.AddEvents();
 builder.Services.AddIntegrations();
 builder.Services.AddNotifications();
 builder.Services.AddLiveStream();
+builder.Services.AddWorkflows();
 builder.Services.AddDocs();
 
 var app = builder.Build();
@@ -53,6 +55,7 @@ app.MapUploads();
 app.MapIntegrations();
 app.MapNotifications();
 app.MapLiveStream();
+app.MapWorkflows();
 app.MapAdmin();
 
 return await app.RunGuardedAsync();

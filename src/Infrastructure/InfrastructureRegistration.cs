@@ -15,6 +15,7 @@ using Service.Infrastructure.Security;
 using Service.Infrastructure.Settings;
 using Service.Infrastructure.Storage;
 using Service.Infrastructure.Streaming;
+using Service.Infrastructure.Workflows;
 
 namespace Service.Infrastructure;
 
@@ -42,6 +43,7 @@ public static class InfrastructureRegistration
         services.AddSecrets();
         services.AddIntegrationDelivery();
         services.AddStreaming();
+        services.AddWorkflowEngine();
 
         services.AddStartupGuard(); // last: it wraps every ValidateOnStart registered above
         return builder;

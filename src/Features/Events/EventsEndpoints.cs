@@ -23,7 +23,3 @@ public static class EventsEndpoints
     }
 }
 
-public static class EventTypes
-{
-    public static readonly string[] All = ["file_opened", "file_modified", "file_created", "file_deleted", "script_run", "tool_used"];
-}

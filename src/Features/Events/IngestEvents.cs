@@ -7,10 +7,12 @@ using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
+using Service.Infrastructure.Events;
 using Service.Infrastructure.FeatureFlags;
 using Service.Infrastructure.Observability;
 using Service.Infrastructure.RateLimiting;
 using Service.Infrastructure.Security;
+using Service.Infrastructure.Workflows;
 
 namespace Service.Features.Events;
 
@@ -83,6 +85,7 @@ public static partial class IngestEvents
         }
 
         var inserted = await InsertAsync(connection, transaction, orgId, sourceType, sourceId, events, cancellationToken);
+        if (inserted > 0) await EventTriggers.HandOverAsync(connection, transaction, orgId, events.Select(e => e.Id).ToArray(), cancellationToken);
         var response = new IngestEventsResponse(inserted, events.Count - inserted);
         if (requestHash is not null)
         {

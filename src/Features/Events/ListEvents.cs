@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using Dapper;
 using Npgsql;
+using Service.Infrastructure.Events;
 using Service.Infrastructure.Http;
 using Service.Infrastructure.Security;
 

@@ -15,6 +15,7 @@ public static class OutboundHttp
 {
     public const string Deliveries = "integrations.deliveries";
     public const string Tests = "integrations.tests";
+    public const string Steps = "integrations.workflow-steps";
 
     public static void AddOutboundHttp(this IServiceCollection services)
     {
@@ -40,7 +41,16 @@ public static class OutboundHttp
             .ConfigurePrimaryHttpMessageHandler(CreateHandler)
             .AddResilienceHandler("tests", (pipeline, context) =>
                 pipeline.AddTimeout(context.ServiceProvider.GetRequiredService<IOptions<IntegrationOptions>>().Value.AttemptTimeout));
+
+        AddStepClient(services);
     }
+
+    /// <summary>
+    /// Workflow steps: no pipeline timeout or circuit breaker. The step's own timeout (and the run's, and a cancel)
+    /// is a cancellation token that aborts the call, and each failure shows in the run that met it.
+    /// </summary>
+    private static void AddStepClient(IServiceCollection services) =>
+        services.AddHttpClient(Steps).ConfigureHttpClient(ConfigureClient).ConfigurePrimaryHttpMessageHandler(CreateHandler);
 
     private static void ConfigureClient(HttpClient client)
     {

@@ -17,8 +17,8 @@ public sealed record AttemptResult(bool Delivered, bool Retryable, int? StatusCo
 
 /// <summary>
 /// Sends one request and classifies what happened. 2xx is delivered; 408, 429 and 5xx are retried (429 and 503 after
-/// the receiver's Retry-After); any other status fails at once. At most 1 KiB of the response is read, so a receiver
-/// answering 10 MB or trickling its body costs one excerpt and a closed connection.
+/// the receiver's Retry-After); any other status fails at once. At most 1 KiB of the response is read (a workflow step
+/// asks for more, to parse it), so a receiver answering 10 MB or trickling its body costs one excerpt and a closed connection.
 /// </summary>
 public sealed class WebhookSender(IHttpClientFactory clients, TimeProvider time)
 {
@@ -28,7 +28,8 @@ public sealed class WebhookSender(IHttpClientFactory clients, TimeProvider time)
 
     public const int ExcerptBytes = 1024;
 
-    public async Task<AttemptResult> SendAsync(string client, HttpRequestMessage request, TimeSpan attemptTimeout, CancellationToken cancellationToken)
+    public async Task<AttemptResult> SendAsync(string client, HttpRequestMessage request, TimeSpan attemptTimeout, CancellationToken cancellationToken,
+        int excerptBytes = ExcerptBytes)
     {
         var started = Stopwatch.GetTimestamp();
         int Elapsed() => (int)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
@@ -38,7 +39,7 @@ public sealed class WebhookSender(IHttpClientFactory clients, TimeProvider time)
             using var response = await clients.CreateClient(client).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
             using var bodyTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             bodyTimeout.CancelAfter(attemptTimeout);
-            var excerpt = await ReadExcerptAsync(response.Content, bodyTimeout.Token);
+            var excerpt = await ReadExcerptAsync(response.Content, excerptBytes, bodyTimeout.Token);
             var status = (int)response.StatusCode;
             var latency = Elapsed();
             if (status is >= 200 and < 300) return new AttemptResult(true, false, status, null, null, latency, excerpt, null);
@@ -92,10 +93,10 @@ public sealed class WebhookSender(IHttpClientFactory clients, TimeProvider time)
         return null;
     }
 
-    private static async Task<string?> ReadExcerptAsync(HttpContent content, CancellationToken cancellationToken)
+    private static async Task<string?> ReadExcerptAsync(HttpContent content, int excerptBytes, CancellationToken cancellationToken)
     {
         await using var stream = await content.ReadAsStreamAsync(cancellationToken);
-        var buffer = new byte[ExcerptBytes];
+        var buffer = new byte[excerptBytes];
         var read = 0;
         while (read < buffer.Length)
         {
