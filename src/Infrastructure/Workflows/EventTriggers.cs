@@ -63,6 +63,11 @@ public sealed partial class EventTriggers(IServiceProvider services, ILogger<Eve
             {
                 LogPaused(logger, e.GetType().Name);
             }
+            catch (Exception e)
+            {
+                // A bug must not stop the host: report it and go on (the batch stays queued: its transaction rolled back).
+                logger.LogError(e, "An event trigger round failed");
+            }
             await Task.Delay(Poll, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }

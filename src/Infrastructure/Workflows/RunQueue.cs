@@ -45,7 +45,7 @@ public static class RunQueue
             """,
             new
             {
-                id, run.OrgId, run.WorkflowId, run.Version, run.TriggerType, run.ScheduledFor, triggerData = run.TriggerData.ToJsonString(),
+                id, run.OrgId, run.WorkflowId, run.Version, run.TriggerType, ScheduledFor = run.ScheduledFor?.UtcDateTime, triggerData = run.TriggerData.ToJsonString(),
                 input = run.Input?.ToJsonString(), timeout = (int)run.Timeout.TotalSeconds, run.CreatedBy, run.RetryOf, run.NextStep,
             }, transaction, cancellationToken: cancellationToken));
         if (createdAt is null) return null;

@@ -77,6 +77,11 @@ public sealed partial class RunWorker(IServiceProvider services, ILogger<RunWork
                 LogPaused(logger, e.GetType().Name);
                 await Task.Delay(options.PollInterval, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
+            catch (Exception e)
+            {
+                logger.LogError(e, "Claiming workflow runs failed");
+                await Task.Delay(options.PollInterval, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
         }
         foreach (var control in _held.Values) control.Signal(RunControl.Shutdown);
         await Task.WhenAll(running);

@@ -58,8 +58,8 @@ public sealed class WorkflowSchedule
         return null;
     }
 
-    /// <summary>The first fire strictly after <paramref name="after"/>, or null if the expression never fires again.</summary>
-    public DateTimeOffset? NextAfter(DateTimeOffset after) => _cron.GetNextOccurrence(after, Zone);
+    /// <summary>The first fire strictly after <paramref name="after"/> (in UTC), or null if the expression never fires again.</summary>
+    public DateTimeOffset? NextAfter(DateTimeOffset after) => _cron.GetNextOccurrence(after, Zone)?.ToUniversalTime();
 
     /// <summary>The fires in (<paramref name="after"/>, <paramref name="through"/>], oldest first, at most <paramref name="limit"/>.</summary>
     public IEnumerable<DateTimeOffset> Between(DateTimeOffset after, DateTimeOffset through, int limit)

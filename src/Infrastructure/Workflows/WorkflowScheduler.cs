@@ -55,6 +55,11 @@ public sealed partial class WorkflowScheduler(IServiceProvider services, ILogger
             {
                 LogPaused(logger, e.GetType().Name);
             }
+            catch (Exception e)
+            {
+                // A bug must not stop the host (and with it every schedule): report it and go on.
+                logger.LogError(e, "A scheduler round failed");
+            }
             await Task.Delay(sleep, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
