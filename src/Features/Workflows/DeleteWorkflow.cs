@@ -6,8 +6,8 @@ using Service.Infrastructure.Security;
 namespace Service.Features.Workflows;
 
 /// <summary>
-/// Deletes a workflow: its triggers stop, queued runs are cancelled and running ones are asked to stop. Its runs stay
-/// readable until retention removes them.
+/// Deletes a workflow: its triggers stop, runs no worker holds (queued, waiting in a delay) are cancelled, and runs
+/// being executed are asked to stop (their workers see it within a second). Its runs stay readable until retention.
 /// </summary>
 public static class DeleteWorkflow
 {
@@ -26,14 +26,18 @@ public static class DeleteWorkflow
         var (cancelled, asked) = await connection.QuerySingleAsync<(int, int)>(new CommandDefinition("""
             UPDATE workflows SET deleted_at = now(), enabled = false, next_fire_at = NULL, updated_at = now() WHERE id = @workflowId;
             DELETE FROM workflow_debounces WHERE workflow_id = @workflowId;
-            WITH queued AS (
-                UPDATE workflow_runs SET status = 'cancelled', finished_at = now(), error_class = 'cancelled', error = 'The workflow was deleted.'
-                WHERE workflow_id = @workflowId AND status = 'queued' RETURNING 1
-            ), running AS (
+            UPDATE workflow_run_steps s SET status = 'cancelled', finished_at = now(), error_class = 'cancelled', error = 'The workflow was deleted.'
+            FROM workflow_runs r
+            WHERE s.run_id = r.id AND r.workflow_id = @workflowId AND s.status = 'waiting' AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now());
+            WITH idle AS (
+                UPDATE workflow_runs SET status = 'cancelled', finished_at = now(), cancel_requested_at = now(), lease_owner = NULL, lease_expires_at = NULL,
+                    error_class = 'cancelled', error = 'The workflow was deleted.'
+                WHERE workflow_id = @workflowId AND status IN ('queued', 'running') AND (lease_expires_at IS NULL OR lease_expires_at < now()) RETURNING 1
+            ), held AS (
                 UPDATE workflow_runs SET cancel_requested_at = coalesce(cancel_requested_at, now())
-                WHERE workflow_id = @workflowId AND status = 'running' RETURNING 1
+                WHERE workflow_id = @workflowId AND status = 'running' AND lease_expires_at >= now() RETURNING 1
             )
-            SELECT (SELECT count(*)::int FROM queued), (SELECT count(*)::int FROM running);
+            SELECT (SELECT count(*)::int FROM idle), (SELECT count(*)::int FROM held);
             """, new { workflowId }, transaction, cancellationToken: cancellationToken));
         await services.Audit.WriteAsync(connection, transaction, new AuditEntry("user", user.RequiredUserId().ToString(), orgId, "workflow.deleted", "workflow",
             workflowId.ToString(), new { name = row.Name, cancelledRuns = cancelled, stoppingRuns = asked }), cancellationToken);
