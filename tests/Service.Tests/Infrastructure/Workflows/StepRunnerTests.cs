@@ -34,11 +34,12 @@ public sealed class StepRunnerTests(ServiceFactory factory) : IClassFixture<Serv
         Assert.Equal("succeeded", run.GetProperty("status").GetString());
         Assert.Equal(3, run.Step("post").GetProperty("attempts").GetInt32());
         Assert.Single(receiver.Hits.Select(h => h.WebhookId).Distinct());
-        // Waits: between half and all of 400 ms, then of 800 ms (plus the time to pick the run up again).
+        // Waits: between half and all of 400 ms, then of 800 ms, plus the time to pick the run up again (generous: the
+        // machine is shared with other tests; the lower bounds are what the policy guarantees).
         var first = (arrivals[1] - arrivals[0]).TotalMilliseconds;
         var second = (arrivals[2] - arrivals[1]).TotalMilliseconds;
-        Assert.InRange(first, 200, 400 + 300);
-        Assert.InRange(second, 400, 800 + 300);
+        Assert.InRange(first, 200, 400 + 1500);
+        Assert.InRange(second, 400, 800 + 1500);
     }
 
     [Fact]
