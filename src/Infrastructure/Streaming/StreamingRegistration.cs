@@ -5,7 +5,7 @@ namespace Service.Infrastructure.Streaming;
 
 public static class StreamingRegistration
 {
-    /// <summary>The live stream's hub (one Redis subscription per instance), stream slots, the publisher and the notifier.</summary>
+    /// <summary>The live stream's hub (one Redis subscription per instance), stream slots, the publisher, the outbox of organization events and the notifier.</summary>
     public static IServiceCollection AddStreaming(this IServiceCollection services)
     {
         services.AddValidatedOptions<StreamOptions>(StreamOptions.Section);
@@ -13,6 +13,8 @@ public static class StreamingRegistration
         services.AddSingleton<StreamHub>();
         services.AddHostedService(sp => sp.GetRequiredService<StreamHub>());
         services.AddSingleton<StreamPublisher>();
+        services.AddSingleton<StreamOutbox>();
+        services.AddHostedService(sp => sp.GetRequiredService<StreamOutbox>());
         services.AddSingleton<Notifier>();
         return services;
     }

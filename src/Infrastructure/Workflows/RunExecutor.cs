@@ -92,20 +92,27 @@ public sealed partial class RunExecutor(
     {
         CompiledWorkflow? workflow;
         List<StepRecord> records;
-        await using (var connection = await dataSource.OpenConnectionAsync(control.Token))
+        // A run starting at its first step has no record yet (a retry's starts with the copied ones): with its version
+        // cached, it starts without a round trip.
+        workflow = versions.Cached(run.WorkflowId, run.Version);
+        records = [];
+        if (workflow is null || !run.JustStarted || run.NextStep > 0)
         {
-            workflow = await versions.GetAsync(connection, run.WorkflowId, run.Version, control.Token);
-            records = (await connection.QueryAsync<StepRecord>(new CommandDefinition("""
-                SELECT index, name, status, attempts, input::text AS Input, output::text AS Output, error_class AS ErrorClass, error, started_at AS StartedAt
-                FROM workflow_run_steps WHERE run_id = @Id ORDER BY index
-                """, new { run.Id }, cancellationToken: control.Token))).AsList();
+            await using var connection = await dataSource.OpenConnectionAsync(control.Token);
+            workflow ??= await versions.GetAsync(connection, run.WorkflowId, run.Version, control.Token);
+            if (!run.JustStarted || run.NextStep > 0)
+            {
+                records = (await connection.QueryAsync<StepRecord>(new CommandDefinition("""
+                    SELECT index, name, status, attempts, input::text AS Input, output::text AS Output, error_class AS ErrorClass, error, started_at AS StartedAt
+                    FROM workflow_run_steps WHERE run_id = @Id ORDER BY index
+                    """, new { run.Id }, cancellationToken: control.Token))).AsList();
+            }
         }
         if (workflow is null)
         {
             await FinishAsync(run, workflow, RunStatuses.Failed, "definition_missing", $"Version {run.Version} of the workflow cannot be read.", null, control.Token);
             return;
         }
-        if (run.JustStarted) await AnnounceAsync(run, RunStatuses.Running, control.Token);
 
         var scope = RunScope.Create(JsonNode.Parse(run.TriggerData) as JsonObject ?? [], run.Input is null ? null : JsonNode.Parse(run.Input), new JsonObject
         {
@@ -335,16 +342,6 @@ public sealed partial class RunExecutor(
         var verb = change.Status == RunStatuses.TimedOut ? "timed out" : "failed";
         return await notifier.NotifyAsync(connection, transaction, [run.WorkflowOwner], run.OrgId, new NotificationDraft("workflow.run.failed",
             $"{workflow.Definition.Name} {verb}", change.Error, data), cancellationToken);
-    }
-
-    private async Task AnnounceAsync(ClaimedRun run, string status, CancellationToken cancellationToken)
-    {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var events = await RunQueue.AnnounceAsync(connection, transaction, run.OrgId,
-            new RunUpdate(run.Id, run.WorkflowId, run.Version, status, run.TriggerType, run.CreatedAt.AsUtc(), run.StartedAt.AsUtc(), null, null), cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        await notifier.PublishAsync(events);
     }
 
     /// <summary>Shutting down mid-run: hand the run back now rather than when the lease runs out. Its current step runs again.</summary>

@@ -53,8 +53,15 @@ public static class RunQueue
         return (id, await AnnounceAsync(connection, transaction, run.OrgId, update, cancellationToken));
     }
 
-    /// <summary>run.updated for the organization's members, in the caller's transaction; publish the result after commit.</summary>
-    public static Task<IReadOnlyList<StreamEvent>> AnnounceAsync(DbConnection connection, DbTransaction transaction, Guid orgId, RunUpdate update,
-        CancellationToken cancellationToken) =>
-        StreamLog.AppendForOrgAsync(connection, transaction, orgId, StreamEventTypes.RunUpdated, JsonSerializer.Serialize(update, JsonSerializerOptions.Web), cancellationToken);
+    /// <summary>
+    /// run.updated for the organization's members, queued in the caller's transaction and numbered into their streams
+    /// by the <see cref="StreamOutbox"/> moments after the commit: a busy organization's runs must not wait on each
+    /// other's commits to take their members' stream numbers. (The result is empty: there is nothing to publish yet.)
+    /// </summary>
+    public static async Task<IReadOnlyList<StreamEvent>> AnnounceAsync(DbConnection connection, DbTransaction transaction, Guid orgId, RunUpdate update,
+        CancellationToken cancellationToken)
+    {
+        await StreamOutbox.QueueForOrgAsync(connection, transaction, orgId, StreamEventTypes.RunUpdated, JsonSerializer.Serialize(update, JsonSerializerOptions.Web), cancellationToken);
+        return [];
+    }
 }

@@ -54,7 +54,10 @@ public sealed partial class RunWorker(IServiceProvider services, ILogger<RunWork
             try
             {
                 var free = options.WorkersPerInstance - _held.Count;
-                if (free > 0 && await features.IsEnabledAsync(FeatureFlagCatalog.Workflows.Name))
+                // Under load, claim in batches (a quarter of the workers at least): the claim runs under a lock shared by
+                // all instances, and one claim per finished run made it, not the runs, the limit.
+                var worthClaiming = free > 0 && (free >= Math.Max(1, options.WorkersPerInstance / 4) || free == options.WorkersPerInstance);
+                if (worthClaiming && await features.IsEnabledAsync(FeatureFlagCatalog.Workflows.Name))
                 {
                     var claimed = await ClaimAsync(dataSource, options, free, stoppingToken);
                     foreach (var run in claimed)
@@ -118,14 +121,17 @@ public sealed partial class RunWorker(IServiceProvider services, ILogger<RunWork
         await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(hashtextextended('workflows:claim', 0))",
             transaction: transaction, cancellationToken: cancellationToken));
         var rows = await connection.QueryAsync<ClaimedRun>(new CommandDefinition("""
-            WITH candidates AS (
-                SELECT r.id, r.org_id, r.workflow_id, r.version, r.status, r.due_at,
-                       row_number() OVER (PARTITION BY r.org_id ORDER BY r.due_at, r.id) AS org_rank,
-                       row_number() OVER (PARTITION BY r.workflow_id, r.status ORDER BY r.due_at, r.id) AS workflow_rank
+            WITH due AS (
+                SELECT r.id, r.org_id, r.workflow_id, r.version, r.status, r.due_at
                 FROM workflow_runs r
                 WHERE r.status IN ('queued', 'running') AND r.due_at <= now() AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())
                 ORDER BY r.due_at
-                LIMIT 2000
+                LIMIT @window
+            ), candidates AS (
+                SELECT due.*,
+                       row_number() OVER (PARTITION BY org_id ORDER BY due_at, id) AS org_rank,
+                       row_number() OVER (PARTITION BY workflow_id, status ORDER BY due_at, id) AS workflow_rank
+                FROM due
             ), busy AS (
                 SELECT org_id, count(*) AS n FROM workflow_runs
                 WHERE status IN ('queued', 'running') AND lease_expires_at >= now() AND org_id IN (SELECT org_id FROM candidates)
@@ -145,17 +151,28 @@ public sealed partial class RunWorker(IServiceProvider services, ILogger<RunWork
                 ORDER BY c.due_at
                 LIMIT @limit
             )
-            UPDATE workflow_runs r
-            SET status = 'running', lease_owner = @instance, lease_expires_at = now() + make_interval(secs => @leaseSeconds),
-                started_at = coalesce(r.started_at, now()),
-                deadline_at = coalesce(r.deadline_at, now() + make_interval(secs => r.timeout_seconds))
-            FROM chosen, workflows w
-            WHERE r.id = chosen.id AND w.id = r.workflow_id
-            RETURNING r.id, r.org_id AS OrgId, r.workflow_id AS WorkflowId, r.version, r.trigger_type AS TriggerType, r.trigger_data::text AS TriggerData,
-                      r.input::text AS Input, r.next_step AS NextStep, r.created_at AS CreatedAt, r.started_at AS StartedAt, r.deadline_at AS DeadlineAt,
-                      chosen.previous_status = 'queued' AS JustStarted, r.cancel_requested_at IS NOT NULL AS CancelRequested,
-                      w.created_by AS WorkflowOwner, r.lease_owner AS LeaseOwner
-            """, new { maxPerOrg = options.MaxRunningPerOrg, limit, instance = Instance, leaseSeconds = options.LeaseSeconds },
+            , claimed AS (
+                UPDATE workflow_runs r
+                SET status = 'running', lease_owner = @instance, lease_expires_at = now() + make_interval(secs => @leaseSeconds),
+                    started_at = coalesce(r.started_at, now()),
+                    deadline_at = coalesce(r.deadline_at, now() + make_interval(secs => r.timeout_seconds))
+                FROM chosen, workflows w
+                WHERE r.id = chosen.id AND w.id = r.workflow_id
+                RETURNING r.id, r.org_id, r.workflow_id, r.version, r.trigger_type, r.trigger_data, r.input, r.next_step, r.created_at, r.started_at,
+                          r.deadline_at, chosen.previous_status = 'queued' AS just_started, r.cancel_requested_at IS NOT NULL AS cancel_requested,
+                          w.created_by, r.lease_owner
+            ), announced AS (
+                -- run.updated (running) for the runs that start now, in the claim's commit (the shape of RunUpdate).
+                INSERT INTO stream_outbox (org_id, type, data)
+                SELECT org_id, 'run.updated', jsonb_build_object('runId', id, 'workflowId', workflow_id, 'version', version, 'status', 'running',
+                    'triggerType', trigger_type, 'createdAt', created_at, 'startedAt', started_at, 'finishedAt', NULL, 'errorClass', NULL)
+                FROM claimed WHERE just_started
+            )
+            SELECT id, org_id AS OrgId, workflow_id AS WorkflowId, version, trigger_type AS TriggerType, trigger_data::text AS TriggerData,
+                   input::text AS Input, next_step AS NextStep, created_at AS CreatedAt, started_at AS StartedAt, deadline_at AS DeadlineAt,
+                   just_started AS JustStarted, cancel_requested AS CancelRequested, created_by AS WorkflowOwner, lease_owner AS LeaseOwner
+            FROM claimed
+            """, new { maxPerOrg = options.MaxRunningPerOrg, limit, window = Math.Max(100, limit * 8), instance = Instance, leaseSeconds = options.LeaseSeconds },
             transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
         return rows.AsList();

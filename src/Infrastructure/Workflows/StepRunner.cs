@@ -37,7 +37,7 @@ public sealed record StepOutcome(CompiledStep Step, string Status, int Attempts,
 /// <summary>What each step type does: webhook calls an integration, notify tells users, delay waits without holding a worker.</summary>
 public sealed class StepRunner(
     [FromKeyedServices(DatabaseRegistration.Background)] NpgsqlDataSource dataSource,
-    SecretBox box, WebhookSender sender, Notifier notifier, IOptions<WorkflowOptions> options, TimeProvider time)
+    SecretBox box, WebhookSender sender, IOptions<WorkflowOptions> options, TimeProvider time)
 {
     public const string WebhookEventType = "workflow.step";
 
@@ -129,7 +129,7 @@ public sealed class StepRunner(
         return new StepResult(new JsonObject { ["resumeAt"] = resumeAt }, null, null, false, null, resumeAt);
     }
 
-    /// <summary>The notify step's notification, in the transaction that records the step: recipients are current members only.</summary>
+    /// <summary>The notify step's notification, queued in the transaction that records the step: recipients are current members only.</summary>
     public async Task<IReadOnlyList<StreamEvent>> NotifyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, ClaimedRun run, CompiledStep step,
         JsonNode? input, CancellationToken cancellationToken)
     {
@@ -142,9 +142,11 @@ public sealed class StepRunner(
             "SELECT user_id FROM memberships WHERE org_id = @OrgId AND (role = ANY(@roles) OR user_id = ANY(@userIds))",
             new { run.OrgId, roles, userIds }, transaction, cancellationToken: cancellationToken))).ToList();
         var title = Text(input, "title", 500) ?? step.Name;
-        return await notifier.NotifyAsync(connection, transaction, recipients, run.OrgId,
+        // Queued, not numbered here: many runs notifying the same people would otherwise wait on each other's commits.
+        await StreamOutbox.QueueNotificationAsync(connection, transaction, run.OrgId, recipients,
             new NotificationDraft("workflow.notify", title, Text(input, "body", 5000), new { workflowId = run.WorkflowId, runId = run.Id, step = step.Name }),
             cancellationToken);
+        return [];
     }
 
     private static string? Text(JsonNode? input, string name, int max) => (input as JsonObject)?[name] switch

@@ -14,6 +14,8 @@ public sealed class WorkflowVersions
     private const int MaxCached = 10_000;
     private readonly ConcurrentDictionary<(Guid WorkflowId, int Version), CompiledWorkflow> _cache = new();
 
+    public CompiledWorkflow? Cached(Guid workflowId, int version) => _cache.GetValueOrDefault((workflowId, version));
+
     /// <summary>The compiled version, or null if it does not exist (or no longer passes the rules).</summary>
     public async Task<CompiledWorkflow?> GetAsync(DbConnection connection, Guid workflowId, int version, CancellationToken cancellationToken)
     {

@@ -9,6 +9,22 @@ public static class Notices
         return page.GetProperty("items").EnumerateArray().ToList();
     }
 
+    /// <summary>
+    /// The user's notifications once one matches (workflow steps queue theirs, numbered moments after the step is
+    /// recorded); a timeout if none does within <paramref name="seconds"/>.
+    /// </summary>
+    public static async Task<List<JsonElement>> WaitForNotificationAsync(this TestUser user, Func<JsonElement, bool> match, int seconds = 10)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (true)
+        {
+            var notifications = await user.NotificationsAsync();
+            if (notifications.Any(match)) return notifications;
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"no matching notification within {seconds} s: {string.Join(", ", notifications)}");
+            await Task.Delay(25);
+        }
+    }
+
     /// <summary>Notifications through the app's own Notifier (the test-only /test/notify route); their ids, per user in order.</summary>
     public static async Task<List<long>> NotifyAsync(this ServiceFactory factory, Guid userId, int count = 1, string? type = null, Guid? orgId = null, bool publish = true)
     {

@@ -1,3 +1,4 @@
+DROP TABLE IF EXISTS stream_outbox;
 DROP TABLE IF EXISTS workflow_debounces;
 DROP TABLE IF EXISTS workflow_event_batches;
 DROP TABLE IF EXISTS workflow_fires;

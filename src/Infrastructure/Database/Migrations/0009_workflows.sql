@@ -62,6 +62,8 @@ CREATE TABLE workflow_runs (
 CREATE UNIQUE INDEX workflow_runs_fire_idx ON workflow_runs (workflow_id, scheduled_for) WHERE scheduled_for IS NOT NULL;
 -- The workers' claim: unfinished runs by due time; small, because finished runs leave it.
 CREATE INDEX workflow_runs_due_idx ON workflow_runs (due_at) WHERE status IN ('queued', 'running');
+-- The claim's limits: runs of an organization held by workers, started runs of a workflow.
+CREATE INDEX workflow_runs_active_idx ON workflow_runs (org_id, workflow_id) WHERE status IN ('queued', 'running');
 CREATE INDEX workflow_runs_org_idx ON workflow_runs (org_id, created_at DESC, id DESC);
 CREATE INDEX workflow_runs_workflow_idx ON workflow_runs (workflow_id, created_at DESC, id DESC);
 CREATE INDEX workflow_runs_finished_idx ON workflow_runs (finished_at) WHERE finished_at IS NOT NULL;
@@ -113,3 +115,19 @@ CREATE TABLE workflow_debounces (
     fire_at     timestamptz NOT NULL
 );
 CREATE INDEX workflow_debounces_due_idx ON workflow_debounces (fire_at);
+
+-- Stream events and notifications waiting to be numbered into users' streams: organization events (run.updated,
+-- user_ids NULL: every member at the time) and notifications of workflow steps (user_ids given). Writers insert here,
+-- in their own transaction, without touching stream_heads: numbering locks each recipient's head until commit, and a
+-- busy organization's runs would all queue on those locks. One drainer at a time numbers them in batches (in id
+-- order, so one run's updates stay in order).
+CREATE TABLE stream_outbox (
+    id           bigserial   PRIMARY KEY,
+    org_id       uuid        NOT NULL,
+    user_ids     uuid[],
+    type         text        NOT NULL,
+    data         jsonb       NOT NULL,
+    -- For a notification: {"type", "title", "body"}; its data is `data`.
+    notification jsonb,
+    created_at   timestamptz NOT NULL DEFAULT now()
+);

@@ -52,7 +52,8 @@ public sealed class StartRunTests(ServiceFactory factory) : IClassFixture<Servic
         Assert.Equal("succeeded", run.Step("tell").GetProperty("status").GetString());
         Assert.Equal("skipped", run.Step("never").GetProperty("status").GetString());
 
-        var notice = Assert.Single(await admin.NotificationsAsync(), n => n.GetProperty("type").GetString() == "workflow.notify");
+        var notices = await admin.WaitForNotificationAsync(n => n.GetProperty("type").GetString() == "workflow.notify");
+        var notice = Assert.Single(notices, n => n.GetProperty("type").GetString() == "workflow.notify");
         Assert.Equal("Ticket 42 for /reports/\"q3\"\\x.csv", notice.GetProperty("title").GetString());
         Assert.DoesNotContain(await owner.NotificationsAsync(), n => n.GetProperty("title").GetString() == "unreachable");
     }

@@ -52,7 +52,7 @@ public sealed class UpdateWorkflowTests(ServiceFactory factory) : IClassFixture<
 
         Assert.Equal(1, first.GetProperty("version").GetInt32());
         Assert.Equal(2, second.GetProperty("version").GetInt32());
-        var titles = (await owner.NotificationsAsync()).Select(n => n.GetProperty("title").GetString()).ToList();
+        var titles = (await owner.WaitForNotificationAsync(n => n.GetProperty("title").GetString() == "from v2")).Select(n => n.GetProperty("title").GetString()).ToList();
         Assert.Contains("from v1", titles);
         Assert.Contains("from v2", titles);
     }

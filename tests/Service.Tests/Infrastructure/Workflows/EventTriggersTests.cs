@@ -44,7 +44,7 @@ public sealed class EventTriggersTests(ServiceFactory factory) : IClassFixture<S
         var paths = runs.Select(r => r.GetProperty("trigger").GetProperty("events")[0].GetProperty("path").GetString()).Order().ToList();
         Assert.Equal(["/reports/2026/q3.csv", "/reports/q6.csv"], paths);
         Assert.All(runs, r => Assert.Equal("event", r.GetProperty("triggerType").GetString()));
-        Assert.Contains(await owner.NotificationsAsync(), n => n.GetProperty("title").GetString() == "/reports/2026/q3.csv (1)");
+        await owner.WaitForNotificationAsync(n => n.GetProperty("title").GetString() == "/reports/2026/q3.csv (1)");
     }
 
     [Fact]

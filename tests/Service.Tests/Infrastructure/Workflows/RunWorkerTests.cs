@@ -76,8 +76,8 @@ public sealed class RunWorkerTests(RunWorkerTests.Factory factory) : IClassFixtu
         Assert.Equal(2, calls.Count);
         Assert.Single(calls.Select(c => c.WebhookId).Distinct()); // the receiver can tell it is the same call
         Assert.Single(await survivor.RunsAsync(orgId, workflowId));
-        Assert.Single((await survivor.Client.GetFromJsonAsync<JsonElement>("/api/v1/notifications")).GetProperty("items").EnumerateArray(),
-            n => n.GetProperty("title").GetString() == "done");
+        await Task.Delay(500);
+        Assert.Single(await survivor.WaitForNotificationAsync(n => n.GetProperty("title").GetString() == "done"), n => n.GetProperty("title").GetString() == "done");
     }
 
     [Fact]
