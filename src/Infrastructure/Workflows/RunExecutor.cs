@@ -218,7 +218,7 @@ public sealed partial class RunExecutor(
             result = step.Type switch
             {
                 WorkflowStepTypes.Webhook => await steps.CallWebhookAsync(run, step, input, stepTimeout.Token),
-                WorkflowStepTypes.Delay => steps.Delay(input, record),
+                WorkflowStepTypes.Delay => steps.Delay(input, resuming: record is not null),
                 _ => StepResult.Done(null), // notify: its notification is written with the step's record (see SaveAsync)
             };
         }

@@ -110,11 +110,11 @@ public sealed class StepRunner(
         return JsonValue.Create(text);
     }
 
-    /// <summary>The first time, the time to resume; once that time has come (the run was claimed again), done.</summary>
-    public StepResult Delay(JsonNode? input, object? earlierRecord)
+    /// <summary>The first time, the time to resume; when the run is claimed again at that time (<paramref name="resuming"/>), done.</summary>
+    public StepResult Delay(JsonNode? input, bool resuming)
     {
         var now = time.GetUtcNow();
-        if (earlierRecord is not null) return StepResult.Done(new JsonObject { ["resumedAt"] = now });
+        if (resuming) return StepResult.Done(new JsonObject { ["resumedAt"] = now });
         var seconds = (input as JsonObject)?["seconds"] switch
         {
             JsonValue v when v.GetValueKind() == JsonValueKind.Number => WorkflowExpression.NumberOf(v),
