@@ -30,7 +30,7 @@ public sealed class DeliveryWorker(IServiceProvider services, ILogger<DeliveryWo
         var attempts = services.GetRequiredService<DeliveryAttempts>();
         var poll = TimeSpan.FromMilliseconds(options.PollIntervalMilliseconds);
         var running = new List<Task>();
-        _ = ListenAsync(dataSource, poll, stoppingToken);
+        _ = DatabaseWakeups.ListenAsync(dataSource, WebhookOutbox.Channel, Wake, poll, logger, stoppingToken);
 
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -114,31 +114,6 @@ public sealed class DeliveryWorker(IServiceProvider services, ILogger<DeliveryWo
                       i.previous_secret_expires_at AS PreviousSecretExpiresAt, i.deleted_at IS NOT NULL AS IntegrationDeleted
             """, new { limit, instance, leaseSeconds = lease.TotalSeconds }, cancellationToken: cancellationToken));
         return rows.AsList();
-    }
-
-    /// <summary>LISTEN for new messages, so that one queued now is sent now rather than at the next poll.</summary>
-    private async Task ListenAsync(NpgsqlDataSource dataSource, TimeSpan retry, CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await using var connection = await dataSource.OpenConnectionAsync(stoppingToken);
-                connection.Notification += (_, _) => Wake();
-                await connection.ExecuteAsync(new CommandDefinition($"LISTEN {WebhookOutbox.Channel}", cancellationToken: stoppingToken));
-                while (true) await connection.WaitAsync(stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e) when (e is NpgsqlException or System.IO.IOException)
-            {
-                // Polling goes on meanwhile; only the immediacy is lost until the connection is back.
-                logger.LogDebug("Webhook wake-ups lost their connection ({Error}); retrying", e.GetType().Name);
-                await Task.Delay(retry, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            }
-        }
     }
 }
 

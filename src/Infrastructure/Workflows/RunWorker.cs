@@ -45,7 +45,7 @@ public sealed partial class RunWorker(IServiceProvider services, ILogger<RunWork
         var features = services.GetRequiredService<IFeatureManager>();
         var executor = services.GetRequiredService<RunExecutor>();
         var running = new List<Task>();
-        _ = ListenAsync(dataSource, options.PollInterval, stoppingToken);
+        _ = DatabaseWakeups.ListenAsync(dataSource, RunQueue.Channel, Wake, options.PollInterval, logger, stoppingToken);
         _ = RenewLeasesAsync(dataSource, options, stoppingToken);
         _ = SubscribeCancelsAsync(options, stoppingToken);
 
@@ -238,29 +238,6 @@ public sealed partial class RunWorker(IServiceProvider services, ILogger<RunWork
             catch (OperationCanceledException)
             {
                 return;
-            }
-        }
-    }
-
-    /// <summary>LISTEN for new runs, so that one queued now starts now rather than at the next poll.</summary>
-    private async Task ListenAsync(NpgsqlDataSource dataSource, TimeSpan retry, CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await using var connection = await dataSource.OpenConnectionAsync(stoppingToken);
-                connection.Notification += (_, _) => Wake();
-                await connection.ExecuteAsync(new CommandDefinition($"LISTEN {RunQueue.Channel}", cancellationToken: stoppingToken));
-                while (true) await connection.WaitAsync(stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e) when (e is NpgsqlException or IOException)
-            {
-                await Task.Delay(retry, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }
     }
