@@ -3,6 +3,7 @@ using System.Text.Json;
 using Dapper;
 using Npgsql;
 using Service.Infrastructure.Database;
+using Service.Infrastructure.Jobs;
 using Service.Infrastructure.Notifications;
 
 namespace Service.Infrastructure.Streaming;
@@ -16,7 +17,7 @@ namespace Service.Infrastructure.Streaming;
 /// <see cref="PollInterval"/>) and are exactly as durable as the change that queued them: the drainer deletes them
 /// in the transaction that writes the events.
 /// </summary>
-public sealed partial class StreamOutbox(IServiceProvider services, ILogger<StreamOutbox> logger) : BackgroundService
+public sealed class StreamOutbox(IServiceProvider services, ILogger<StreamOutbox> logger) : BackgroundService
 {
     private const int BatchSize = 500;
     public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(50);
@@ -55,26 +56,9 @@ public sealed partial class StreamOutbox(IServiceProvider services, ILogger<Stre
     {
         var dataSource = services.GetRequiredKeyedService<NpgsqlDataSource>(DatabaseRegistration.Background);
         var publisher = services.GetRequiredService<StreamPublisher>();
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                if (await DrainAsync(dataSource, publisher, stoppingToken) == BatchSize) continue;
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (NpgsqlException e)
-            {
-                LogPaused(logger, e.GetType().Name);
-            }
-            catch (Exception e)
-            {
-                logger.LogError(e, "Numbering queued stream events failed");
-            }
-            await Task.Delay(PollInterval, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        }
+        await PollingLoop.RunAsync("Queued stream events", async cancellationToken =>
+            await DrainAsync(dataSource, publisher, cancellationToken) == BatchSize ? TimeSpan.Zero : PollInterval,
+            PollInterval, logger, stoppingToken);
     }
 
     private static async Task<int> DrainAsync(NpgsqlDataSource dataSource, StreamPublisher publisher, CancellationToken cancellationToken)
@@ -150,7 +134,4 @@ public sealed partial class StreamOutbox(IServiceProvider services, ILogger<Stre
         await publisher.PublishAsync(events);
         return queued.Count;
     }
-
-    [LoggerMessage(LogLevel.Warning, "Queued stream events wait: the database is unavailable ({Error})")]
-    private static partial void LogPaused(ILogger logger, string error);
 }

@@ -7,6 +7,7 @@ using Microsoft.FeatureManagement;
 using Npgsql;
 using Service.Infrastructure.Database;
 using Service.Infrastructure.FeatureFlags;
+using Service.Infrastructure.Jobs;
 using Service.Infrastructure.Notifications;
 using Service.Infrastructure.Streaming;
 
@@ -47,29 +48,12 @@ public sealed partial class EventTriggers(IServiceProvider services, ILogger<Eve
         var features = services.GetRequiredService<IFeatureManager>();
         var versions = services.GetRequiredService<WorkflowVersions>();
         var notifier = services.GetRequiredService<Notifier>();
-        while (!stoppingToken.IsCancellationRequested)
+        await PollingLoop.RunAsync("Event triggers", async cancellationToken =>
         {
-            try
-            {
-                var enabled = await features.IsEnabledAsync(FeatureFlagCatalog.Workflows.Name);
-                var claimed = await RoundAsync(dataSource, versions, notifier, options, enabled, stoppingToken);
-                if (claimed == BatchesPerRound) continue;
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (NpgsqlException e)
-            {
-                LogPaused(logger, e.GetType().Name);
-            }
-            catch (Exception e)
-            {
-                // A bug must not stop the host: report it and go on (the batch stays queued: its transaction rolled back).
-                logger.LogError(e, "An event trigger round failed");
-            }
-            await Task.Delay(Poll, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        }
+            var enabled = await features.IsEnabledAsync(FeatureFlagCatalog.Workflows.Name);
+            var claimed = await RoundAsync(dataSource, versions, notifier, options, enabled, cancellationToken);
+            return claimed == BatchesPerRound ? TimeSpan.Zero : Poll;
+        }, Poll, logger, stoppingToken);
     }
 
     private async Task<int> RoundAsync(NpgsqlDataSource dataSource, WorkflowVersions versions, Notifier notifier, WorkflowOptions options, bool enabled,
@@ -201,9 +185,6 @@ public sealed partial class EventTriggers(IServiceProvider services, ILogger<Eve
         }
         return streamEvents;
     }
-
-    [LoggerMessage(LogLevel.Warning, "Event triggers paused for a moment: the database is unavailable ({Error})")]
-    private static partial void LogPaused(ILogger logger, string error);
 
     [LoggerMessage(LogLevel.Warning, "Workflows are switched off: {Events} ingested events were not matched against event triggers")]
     private static partial void LogDropped(ILogger logger, int events);

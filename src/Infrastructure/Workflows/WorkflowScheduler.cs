@@ -5,6 +5,7 @@ using Microsoft.FeatureManagement;
 using Npgsql;
 using Service.Infrastructure.Database;
 using Service.Infrastructure.FeatureFlags;
+using Service.Infrastructure.Jobs;
 using Service.Infrastructure.Notifications;
 using Service.Infrastructure.Streaming;
 
@@ -22,6 +23,7 @@ public sealed partial class WorkflowScheduler(IServiceProvider services, ILogger
     private const int MaxWorkflowsPerRound = 200;
     private const int MaxFiresPerWorkflow = 1000;
     private static readonly TimeSpan MaxSleep = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan MinSleep = TimeSpan.FromMilliseconds(5);
 
     private sealed record DueWorkflow(Guid Id, Guid OrgId, int Version, DateTime NextFireAt, string Definition, DateTime Now);
 
@@ -33,35 +35,15 @@ public sealed partial class WorkflowScheduler(IServiceProvider services, ILogger
         var versions = services.GetRequiredService<WorkflowVersions>();
         var notifier = services.GetRequiredService<Notifier>();
         var time = services.GetRequiredService<TimeProvider>();
-        while (!stoppingToken.IsCancellationRequested)
+        await PollingLoop.RunAsync("Schedules", async cancellationToken =>
         {
-            var sleep = MaxSleep;
-            try
-            {
-                var enabled = await features.IsEnabledAsync(FeatureFlagCatalog.Workflows.Name);
-                var (handled, nextDue) = await RoundAsync(dataSource, versions, notifier, options, enabled, stoppingToken);
-                if (handled == MaxWorkflowsPerRound) continue;
-                if (nextDue is { } due)
-                {
-                    var untilDue = due - time.GetUtcNow();
-                    sleep = untilDue < TimeSpan.Zero ? TimeSpan.Zero : untilDue < MaxSleep ? untilDue : MaxSleep;
-                }
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (NpgsqlException e)
-            {
-                LogPaused(logger, e.GetType().Name);
-            }
-            catch (Exception e)
-            {
-                // A bug must not stop the host (and with it every schedule): report it and go on.
-                logger.LogError(e, "A scheduler round failed");
-            }
-            await Task.Delay(sleep, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        }
+            var enabled = await features.IsEnabledAsync(FeatureFlagCatalog.Workflows.Name);
+            var (handled, nextDue) = await RoundAsync(dataSource, versions, notifier, options, enabled, cancellationToken);
+            if (handled == MaxWorkflowsPerRound) return TimeSpan.Zero;
+            var untilDue = (nextDue ?? DateTimeOffset.MaxValue) - time.GetUtcNow();
+            // At least a moment: a due workflow another instance has locked is not ours to spin on.
+            return untilDue < MinSleep ? MinSleep : untilDue < MaxSleep ? untilDue : MaxSleep;
+        }, MaxSleep, logger, stoppingToken);
     }
 
     private async Task<(int Handled, DateTimeOffset? NextDue)> RoundAsync(NpgsqlDataSource dataSource, WorkflowVersions versions, Notifier notifier,
@@ -134,9 +116,6 @@ public sealed partial class WorkflowScheduler(IServiceProvider services, ILogger
     private static Task SetNextFireAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid id, DateTimeOffset? next, CancellationToken cancellationToken) =>
         connection.ExecuteAsync(new CommandDefinition("UPDATE workflows SET next_fire_at = @next WHERE id = @id",
             new { id, next = next?.UtcDateTime }, transaction, cancellationToken: cancellationToken));
-
-    [LoggerMessage(LogLevel.Warning, "Schedules paused for a moment: the database is unavailable ({Error})")]
-    private static partial void LogPaused(ILogger logger, string error);
 
     [LoggerMessage(LogLevel.Warning, "Workflow {WorkflowId}: {Fires} fires recorded as skipped ({Reason})")]
     private static partial void LogSkipped(ILogger logger, Guid workflowId, int fires, string reason);

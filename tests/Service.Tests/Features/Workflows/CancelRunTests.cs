@@ -11,26 +11,36 @@ public sealed class CancelRunTests(ServiceFactory factory) : IClassFixture<Servi
     private static object HangingCall(Guid integrationId, int timeoutSeconds = 60) =>
         new { name = "post", type = "webhook", integrationId, input = new { body = new { path = "/x" } }, timeoutSeconds };
 
-    private static async Task<WebhookReceiver> HangingReceiverAsync()
+    private sealed record HangingRun(WebhookReceiver Receiver, TestUser Owner, Guid OrgId, Guid RunId) : IAsyncDisposable
+    {
+        public string Cancel => $"{WorkflowSetup.Workflows(OrgId)}/runs/{RunId}/cancel";
+        public ValueTask DisposeAsync() => Receiver.DisposeAsync();
+    }
+
+    /// <summary>A run whose webhook call is in flight to a receiver that does not answer for a minute.</summary>
+    private async Task<HangingRun> StartHangingRunAsync(int stepTimeoutSeconds = 60, int? runTimeoutSeconds = null)
     {
         var receiver = await WebhookReceiver.StartAsync();
         receiver.Answer = _ => new WebhookReceiver.Reply(200, Delay: TimeSpan.FromSeconds(60));
-        return receiver;
+        var owner = await factory.SignUpAsync();
+        var orgId = await owner.CreateOrgAsync();
+        var integration = await owner.CreateWebhookAsync(orgId, receiver.Url());
+        var definition = WorkflowSetup.Manual(HangingCall(integration.Id, stepTimeoutSeconds));
+        if (runTimeoutSeconds is { } runTimeout) definition["settings"] = new { runTimeoutSeconds = runTimeout };
+        var workflowId = await owner.CreateWorkflowAsync(orgId, definition);
+        var runId = await owner.StartRunAsync(orgId, workflowId);
+        await WebhookReceiver.WaitUntilAsync(() => receiver.Hits.Count == 1, TimeSpan.FromSeconds(10));
+        return new HangingRun(receiver, owner, orgId, runId);
     }
 
     [Fact]
     public async Task Cancelling_a_running_run_aborts_its_hanging_call_within_a_second()
     {
-        await using var receiver = await HangingReceiverAsync();
-        var owner = await factory.SignUpAsync();
-        var orgId = await owner.CreateOrgAsync();
-        var integration = await owner.CreateWebhookAsync(orgId, receiver.Url());
-        var workflowId = await owner.CreateWorkflowAsync(orgId, WorkflowSetup.Manual(HangingCall(integration.Id)));
-        var runId = await owner.StartRunAsync(orgId, workflowId);
-        await WebhookReceiver.WaitUntilAsync(() => receiver.Hits.Count == 1, TimeSpan.FromSeconds(10));
+        await using var hanging = await StartHangingRunAsync();
+        var (owner, orgId, runId) = (hanging.Owner, hanging.OrgId, hanging.RunId);
 
         var clock = Stopwatch.StartNew();
-        var response = await owner.Client.PostAsync($"{WorkflowSetup.Workflows(orgId)}/runs/{runId}/cancel", null);
+        var response = await owner.Client.PostAsync(hanging.Cancel, null);
         await Identity.EnsureAsync(response, HttpStatusCode.Accepted);
         var run = await owner.WaitForRunAsync(orgId, runId, seconds: 5);
         clock.Stop();
@@ -39,20 +49,15 @@ public sealed class CancelRunTests(ServiceFactory factory) : IClassFixture<Servi
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"cancelled after {clock.Elapsed}");
         Assert.Equal("cancelled", run.Step("post").GetProperty("status").GetString());
         // A final status is never overwritten.
-        await (await owner.Client.PostAsync($"{WorkflowSetup.Workflows(orgId)}/runs/{runId}/cancel", null)).ProblemAsync(HttpStatusCode.Conflict);
+        await (await owner.Client.PostAsync(hanging.Cancel, null)).ProblemAsync(HttpStatusCode.Conflict);
         Assert.Equal(1, await factory.CountAuditAsync("workflow.run.cancelled", runId.ToString()));
     }
 
     [Fact]
     public async Task A_cancel_reaches_the_run_through_the_database_when_the_instance_did_not_hear_it()
     {
-        await using var receiver = await HangingReceiverAsync();
-        var owner = await factory.SignUpAsync();
-        var orgId = await owner.CreateOrgAsync();
-        var integration = await owner.CreateWebhookAsync(orgId, receiver.Url());
-        var workflowId = await owner.CreateWorkflowAsync(orgId, WorkflowSetup.Manual(HangingCall(integration.Id)));
-        var runId = await owner.StartRunAsync(orgId, workflowId);
-        await WebhookReceiver.WaitUntilAsync(() => receiver.Hits.Count == 1, TimeSpan.FromSeconds(10));
+        await using var hanging = await StartHangingRunAsync();
+        var (owner, orgId, runId) = (hanging.Owner, hanging.OrgId, hanging.RunId);
 
         // As a cancel from an instance that could not reach Redis leaves it: only the request in PostgreSQL.
         var clock = Stopwatch.StartNew();
@@ -66,15 +71,10 @@ public sealed class CancelRunTests(ServiceFactory factory) : IClassFixture<Servi
     [Fact]
     public async Task The_run_timeout_ends_a_hanging_call_on_time()
     {
-        await using var receiver = await HangingReceiverAsync();
-        var owner = await factory.SignUpAsync();
-        var orgId = await owner.CreateOrgAsync();
-        var integration = await owner.CreateWebhookAsync(orgId, receiver.Url());
-        var definition = WorkflowSetup.Manual(HangingCall(integration.Id));
-        definition["settings"] = new { runTimeoutSeconds = 2 };
-        var workflowId = await owner.CreateWorkflowAsync(orgId, definition);
+        await using var hanging = await StartHangingRunAsync(runTimeoutSeconds: 2);
+        var owner = hanging.Owner;
 
-        var run = await owner.WaitForRunAsync(orgId, await owner.StartRunAsync(orgId, workflowId), seconds: 10);
+        var run = await owner.WaitForRunAsync(hanging.OrgId, hanging.RunId, seconds: 10);
 
         Assert.Equal("timed_out", run.GetProperty("status").GetString());
         var took = run.GetProperty("finishedAt").GetDateTimeOffset() - run.GetProperty("startedAt").GetDateTimeOffset();
@@ -86,13 +86,9 @@ public sealed class CancelRunTests(ServiceFactory factory) : IClassFixture<Servi
     [Fact]
     public async Task The_step_timeout_ends_a_hanging_call_on_time_and_fails_the_step()
     {
-        await using var receiver = await HangingReceiverAsync();
-        var owner = await factory.SignUpAsync();
-        var orgId = await owner.CreateOrgAsync();
-        var integration = await owner.CreateWebhookAsync(orgId, receiver.Url());
-        var workflowId = await owner.CreateWorkflowAsync(orgId, WorkflowSetup.Manual(HangingCall(integration.Id, timeoutSeconds: 1)));
+        await using var hanging = await StartHangingRunAsync(stepTimeoutSeconds: 1);
 
-        var run = await owner.WaitForRunAsync(orgId, await owner.StartRunAsync(orgId, workflowId), seconds: 10);
+        var run = await hanging.Owner.WaitForRunAsync(hanging.OrgId, hanging.RunId, seconds: 10);
 
         Assert.Equal("failed", run.GetProperty("status").GetString());
         var step = run.Step("post");
@@ -125,21 +121,16 @@ public sealed class CancelRunTests(ServiceFactory factory) : IClassFixture<Servi
     [Fact]
     public async Task A_cancel_made_on_another_instance_reaches_the_running_one_through_Redis()
     {
-        await using var receiver = await HangingReceiverAsync();
         await using var other = await factory.AnotherInstanceAsync();
         other.CreateClient(); // starts its worker
-        var owner = await factory.SignUpAsync();
-        var orgId = await owner.CreateOrgAsync();
-        var integration = await owner.CreateWebhookAsync(orgId, receiver.Url());
-        var workflowId = await owner.CreateWorkflowAsync(orgId, WorkflowSetup.Manual(HangingCall(integration.Id)));
-        var runId = await owner.StartRunAsync(orgId, workflowId);
-        await WebhookReceiver.WaitUntilAsync(() => receiver.Hits.Count == 1, TimeSpan.FromSeconds(10));
+        await using var hanging = await StartHangingRunAsync();
+        var (owner, orgId, runId) = (hanging.Owner, hanging.OrgId, hanging.RunId);
         var holder = await factory.ScalarAsync<string>("SELECT lease_owner FROM workflow_runs WHERE id = $1", runId);
         var heldHere = holder == factory.Services.GetRequiredService<RunWorker>().Instance;
         var elsewhere = heldHere ? other.ClientWithToken(owner.AccessToken) : owner.Client;
 
         var clock = Stopwatch.StartNew();
-        await Identity.EnsureAsync(await elsewhere.PostAsync($"{WorkflowSetup.Workflows(orgId)}/runs/{runId}/cancel", null), HttpStatusCode.Accepted);
+        await Identity.EnsureAsync(await elsewhere.PostAsync(hanging.Cancel, null), HttpStatusCode.Accepted);
         var run = await owner.WaitForRunAsync(orgId, runId, seconds: 5);
 
         Assert.Equal("cancelled", run.GetProperty("status").GetString());
