@@ -32,7 +32,14 @@ public static class DeleteWorkflow
             WITH idle AS (
                 UPDATE workflow_runs SET status = 'cancelled', finished_at = now(), cancel_requested_at = now(), lease_owner = NULL, lease_expires_at = NULL,
                     error_class = 'cancelled', error = 'The workflow was deleted.'
-                WHERE workflow_id = @workflowId AND status IN ('queued', 'running') AND (lease_expires_at IS NULL OR lease_expires_at < now()) RETURNING 1
+                WHERE workflow_id = @workflowId AND status IN ('queued', 'running') AND (lease_expires_at IS NULL OR lease_expires_at < now())
+                RETURNING id, org_id, workflow_id, version, trigger_type, created_at, started_at, finished_at
+            ), announced AS (
+                -- run.updated for each run cancelled here (the shape of RunUpdate), numbered after the commit.
+                INSERT INTO stream_outbox (org_id, type, data)
+                SELECT org_id, 'run.updated', jsonb_build_object('runId', id, 'workflowId', workflow_id, 'version', version, 'status', 'cancelled',
+                    'triggerType', trigger_type, 'createdAt', created_at, 'startedAt', started_at, 'finishedAt', finished_at, 'errorClass', 'cancelled')
+                FROM idle
             ), held AS (
                 UPDATE workflow_runs SET cancel_requested_at = coalesce(cancel_requested_at, now())
                 WHERE workflow_id = @workflowId AND status = 'running' AND lease_expires_at >= now() RETURNING 1

@@ -35,11 +35,13 @@ public static class StartRun
         await using var connection = await services.DataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         if (await WorkflowRow.FindAsync(connection, orgId, workflowId, transaction, cancellationToken) is not { } workflow) return WorkflowProblems.NotFound();
-        var compiled = services.Versions.Remember(workflow.Id, workflow.Version, workflow.Definition)!;
+        // A stored version that no longer compiles still gets its run, which fails visibly (definition_missing).
+        var timeout = services.Versions.Remember(workflow.Id, workflow.Version, workflow.Definition)?.RunTimeout
+            ?? TimeSpan.FromSeconds(WorkflowRules.DefaultRunTimeoutSeconds);
         var userId = user.RequiredUserId();
         var queued = await RunQueue.EnqueueAsync(connection, transaction, new NewRun(orgId, workflowId, workflow.Version, WorkflowTriggerTypes.Manual,
             new JsonObject { ["type"] = WorkflowTriggerTypes.Manual, ["userId"] = userId.ToString() }, input is null ? null : JsonNode.Parse(input),
-            compiled.RunTimeout, CreatedBy: userId), cancellationToken);
+            timeout, CreatedBy: userId), cancellationToken);
         var run = (await RunQueries.FindAsync(connection, orgId, queued!.Value.Id, transaction, cancellationToken))!;
         await transaction.CommitAsync(cancellationToken);
         await services.Notifier.PublishAsync(queued.Value.Events);

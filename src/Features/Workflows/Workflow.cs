@@ -86,8 +86,8 @@ public static class WorkflowSwitch
         if (await WorkflowRow.FindAsync(connection, orgId, workflowId, transaction, cancellationToken) is not { } row) return WorkflowProblems.NotFound();
         if (row.Enabled != enabled)
         {
-            var compiled = services.Versions.Remember(row.Id, row.Version, row.Definition)!;
-            var nextFire = NextFire.After(compiled, enabled, services.Time.GetUtcNow());
+            var compiled = services.Versions.Remember(row.Id, row.Version, row.Definition);
+            var nextFire = compiled is null ? null : NextFire.After(compiled, enabled, services.Time.GetUtcNow());
             await connection.ExecuteAsync(new CommandDefinition("""
                 UPDATE workflows SET enabled = @enabled, next_fire_at = @nextFire, updated_at = now() WHERE id = @workflowId;
                 DELETE FROM workflow_debounces WHERE workflow_id = @workflowId AND NOT @enabled;

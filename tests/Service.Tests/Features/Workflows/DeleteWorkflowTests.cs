@@ -24,5 +24,9 @@ public sealed class DeleteWorkflowTests(ServiceFactory factory) : IClassFixture<
         var run = await owner.RunAsync(orgId, runId);
         Assert.Equal("cancelled", run.GetProperty("status").GetString());
         Assert.Equal("cancelled", run.Step("wait").GetProperty("status").GetString());
+        // Members' streams hear of it, as of any other run change.
+        await WebhookReceiver.WaitUntilAsync(() => factory.ScalarAsync<long>(
+            "SELECT count(*) FROM stream_events WHERE type = 'run.updated' AND data ->> 'runId' = $1 AND data ->> 'status' = 'cancelled'", runId.ToString()).Result == 1,
+            TimeSpan.FromSeconds(5));
     }
 }
