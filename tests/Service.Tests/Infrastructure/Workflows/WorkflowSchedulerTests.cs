@@ -73,8 +73,11 @@ public sealed class WorkflowSchedulerTests(WorkflowSchedulerTests.Factory factor
         var ops = await factory.OperatorAsync();
         var owner = await factory.SignUpAsync();
         var orgId = await owner.CreateOrgAsync();
-        var manual = await owner.CreateWorkflowAsync(orgId, WorkflowSetup.Manual(new { name = "wait", type = "delay", input = new { seconds = 0 } }));
+        var manual = await owner.CreateWorkflowAsync(orgId, WorkflowSetup.Manual(new { name = "wait", type = "delay", input = new { seconds = 1 } }));
         var scheduled = await owner.CreateWorkflowAsync(orgId, Schedule("* * * * * *"), enable: true);
+        // A run waiting in its delay when the switch goes off: due again meanwhile, it is not claimed until the switch is back on.
+        var waiting = await owner.StartRunAsync(orgId, manual);
+        await owner.WaitForRunAsync(orgId, waiting, status: "running");
         await Identity.EnsureAsync(await ops.Client.PutAsJsonAsync("/api/v1/admin/features/Workflows", new { enabled = false, reason = "runaway workflows" }), HttpStatusCode.OK);
         try
         {
@@ -85,13 +88,13 @@ public sealed class WorkflowSchedulerTests(WorkflowSchedulerTests.Factory factor
             var skipped = await factory.ScalarAsync<long>("SELECT count(*) FROM workflow_fires WHERE workflow_id = $1 AND outcome = 'skipped' AND reason = 'kill_switch'", scheduled);
             Assert.InRange(skipped, 1, 4);
             Assert.Equal(0L, await factory.ScalarAsync<long>("SELECT count(*) FROM workflow_runs WHERE workflow_id = $1", scheduled));
+            Assert.Equal("running", await factory.ScalarAsync<string>("SELECT status FROM workflow_runs WHERE id = $1", waiting));
         }
         finally
         {
             await Identity.EnsureAsync(await ops.Client.PutAsJsonAsync("/api/v1/admin/features/Workflows", new { enabled = true, reason = "fixed" }), HttpStatusCode.OK);
         }
         await Identity.EnsureAsync(await owner.Client.PostAsync($"{WorkflowSetup.Workflows(orgId)}/{scheduled}/disable", null), HttpStatusCode.OK);
-        var run = await owner.WaitForRunAsync(orgId, await owner.StartRunAsync(orgId, manual));
-        Assert.Equal("succeeded", run.GetProperty("status").GetString());
+        Assert.Equal("succeeded", (await owner.WaitForRunAsync(orgId, waiting)).GetProperty("status").GetString());
     }
 }
