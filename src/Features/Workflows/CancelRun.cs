@@ -31,7 +31,7 @@ public static class CancelRun
         {
             return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Run already finished", detail: $"The run ended {run.Status}.");
         }
-        var held = run.LeaseOwner is not null && run.LeaseExpiresAt.AsUtc() > services.Time.GetUtcNow();
+        var held = run.Held;
         var finished = await connection.QuerySingleAsync<(DateTime? FinishedAt, DateTime? StartedAt)>(new CommandDefinition("""
             UPDATE workflow_runs SET cancel_requested_at = coalesce(cancel_requested_at, now()),
                 status = CASE WHEN @held THEN status ELSE 'cancelled' END,

@@ -22,8 +22,8 @@ public sealed class RunRow
         r.id, r.org_id AS OrgId, r.workflow_id AS WorkflowId, r.version, r.status, r.trigger_type AS TriggerType, r.scheduled_for AS ScheduledFor,
         r.trigger_data::text AS TriggerData, r.input::text AS Input, r.next_step AS NextStep, r.error_class AS ErrorClass, r.error,
         r.cancel_requested_at AS CancelRequestedAt, r.retry_of AS RetryOf, r.created_by AS CreatedBy, r.created_at AS CreatedAt,
-        r.started_at AS StartedAt, r.finished_at AS FinishedAt, r.timeout_seconds AS TimeoutSeconds, r.lease_owner AS LeaseOwner,
-        r.lease_expires_at AS LeaseExpiresAt
+        r.started_at AS StartedAt, r.finished_at AS FinishedAt, r.timeout_seconds AS TimeoutSeconds,
+        coalesce(r.lease_owner IS NOT NULL AND r.lease_expires_at > now(), false) AS Held
         """;
 
     public Guid Id { get; init; }
@@ -45,8 +45,8 @@ public sealed class RunRow
     public DateTime? StartedAt { get; init; }
     public DateTime? FinishedAt { get; init; }
     public int TimeoutSeconds { get; init; }
-    public string? LeaseOwner { get; init; }
-    public DateTime? LeaseExpiresAt { get; init; }
+    /// <summary>A worker holds the run now (by the database's clock): a cancel must reach that worker.</summary>
+    public bool Held { get; init; }
 
     public RunResponse ToResponse(IReadOnlyList<RunStepResponse>? steps = null) => new(
         Id, WorkflowId, Version, Status, TriggerType, ScheduledFor.AsUtc(), Parse(TriggerData)!.Value, Parse(Input), NextStep, ErrorClass, Error,

@@ -156,6 +156,12 @@ public sealed partial class RunExecutor(
         runTimeout.CancelAfter(Max(deadline - time.GetUtcNow(), TimeSpan.Zero));
         for (var index = run.NextStep; index < workflow.Steps.Count; index++)
         {
+            // A cancel that arrived between steps (no call in flight to abort) ends the run before the next one.
+            if (control.Reason is RunControl.Cancelled)
+            {
+                await FinishAsync(run, workflow, RunStatuses.Cancelled, "cancelled", "Cancelled on request.", null, CancellationToken.None);
+                return;
+            }
             var step = workflow.Steps[index];
             var record = records.FirstOrDefault(r => r.Index == index);
             var outcome = await RunStepAsync(run, workflow, step, record, scope, control, runTimeout.Token);
@@ -173,6 +179,9 @@ public sealed partial class RunExecutor(
                     }
                     if (!await SaveAsync(run, outcome, new RunChange(index + 1, RunStatuses.Running), null, CancellationToken.None)) return;
                     break;
+                case StepStatuses.Waiting when control.Reason is RunControl.Cancelled:
+                    await FinishAsync(run, workflow, RunStatuses.Cancelled, "cancelled", "Cancelled on request.", outcome with { Status = StepStatuses.Cancelled }, CancellationToken.None);
+                    return;
                 case StepStatuses.Waiting:
                     var due = outcome.ResumeAt!.Value < deadline ? outcome.ResumeAt.Value : deadline;
                     if (await SaveAsync(run, outcome, new RunChange(index, RunStatuses.Running, due, Release: true), null, CancellationToken.None)) control.WakeAt(due);
