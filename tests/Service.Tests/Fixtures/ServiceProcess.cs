@@ -57,6 +57,29 @@ public sealed class ServiceProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>
+    /// Starts the service on a free loopback port and waits until it listens. Another process may take the port between
+    /// <see cref="FreePort"/> choosing it and the service binding it (tests run in parallel): that start is retried on a
+    /// new port.
+    /// </summary>
+    public static async Task<(ServiceProcess Process, string Url)> StartListeningAsync(IReadOnlyDictionary<string, string> environment, TimeSpan timeout)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var url = $"http://127.0.0.1:{FreePort()}";
+            var process = Start(environment, "--urls", url);
+            try
+            {
+                await process.WaitForOutputAsync("Now listening", timeout);
+                return (process, url);
+            }
+            catch (InvalidOperationException) when (attempt < 3 && process.Stdout.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+            {
+                await process.DisposeAsync();
+            }
+        }
+    }
+
     public async Task WaitForOutputAsync(string text, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;

@@ -53,8 +53,8 @@ public sealed class DeliveryScaleOutTests(DeliveryScaleOutTests.Factory factory)
         environment["Integrations__DeliveryConcurrency"] = "32";
         environment["Integrations__AttemptTimeoutSeconds"] = "5";
         environment["Integrations__LeaseSeconds"] = "11";
-        await using var doomed = ServiceProcess.Start(environment, "--urls", $"http://127.0.0.1:{ServiceProcess.FreePort()}");
-        await doomed.WaitForOutputAsync("Now listening", TimeSpan.FromSeconds(60));
+        var (doomed, _) = await ServiceProcess.StartListeningAsync(environment, TimeSpan.FromSeconds(60));
+        await using var stopped = doomed;
 
         var ids = await factory.EnqueueAsync(orgId, integration.Id, count: 30);
         await WebhookReceiver.WaitUntilAsync(() => receiver.Hits.Count >= 30, TimeSpan.FromSeconds(20), () => $"{receiver.Hits.Count} arrived");

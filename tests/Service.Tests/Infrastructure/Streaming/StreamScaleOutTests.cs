@@ -87,10 +87,9 @@ public sealed class StreamScaleOutTests(StreamScaleOutTests.Factory factory) : I
         foreach (var (key, value) in factory.Settings) environment[key] = value;
         environment = environment.ToDictionary(kv => kv.Key.Replace(":", "__"), kv => kv.Value);
         environment["ENVIRONMENT"] = "development";
-        var port = ServiceProcess.FreePort();
-        await using var doomed = ServiceProcess.Start(environment.ToDictionary(kv => kv.Key, kv => kv.Value ?? ""), "--urls", $"http://127.0.0.1:{port}");
-        await doomed.WaitForOutputAsync("Now listening", TimeSpan.FromSeconds(60));
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        var (doomed, url) = await ServiceProcess.StartListeningAsync(environment.ToDictionary(kv => kv.Key, kv => kv.Value ?? ""), TimeSpan.FromSeconds(60));
+        await using var stopped = doomed;
+        using var http = new HttpClient { BaseAddress = new Uri(url) };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", user.AccessToken);
 
         var stream = await SseClient.OpenAsync(http);

@@ -50,9 +50,8 @@ public sealed class RunWorkerTests(RunWorkerTests.Factory factory) : IClassFixtu
         receiver.Answer = hit => hit.Path == "/two" && hit.Arrival == 1 ? new WebhookReceiver.Reply(200, Delay: TimeSpan.FromSeconds(60)) : new WebhookReceiver.Reply(200);
         var environment = factory.BaseSettings().Concat(factory.Settings).ToDictionary(kv => kv.Key.Replace(":", "__"), kv => kv.Value ?? "");
         environment["ENVIRONMENT"] = "development";
-        var url = $"http://127.0.0.1:{ServiceProcess.FreePort()}";
-        await using var doomed = ServiceProcess.Start(environment, "--urls", url);
-        await doomed.WaitForOutputAsync("Now listening", TimeSpan.FromSeconds(60));
+        var (doomed, url) = await ServiceProcess.StartListeningAsync(environment, TimeSpan.FromSeconds(60));
+        await using var stopped = doomed;
 
         // Everything goes through the doomed process: the in-process instance is not started yet, so it cannot take the run first.
         var owner = await SignUpAsync(url);
