@@ -75,6 +75,29 @@ public sealed class StartRunTests(ServiceFactory factory) : IClassFixture<Servic
     }
 
     [Fact]
+    public async Task A_failed_run_sends_workflow_run_failed_to_the_failure_integration_unless_told_not_to_notify()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var owner = await factory.SignUpAsync();
+        var orgId = await owner.CreateOrgAsync();
+        var alerts = await owner.CreateWebhookAsync(orgId, receiver.Url("/alerts"), name: "alerts");
+        var definition = WorkflowSetup.Manual(new { name = "tell", type = "notify", input = new { toRole = "owner", title = "For {{input.path}}" } });
+        definition["name"] = "Quiet failure";
+        definition["settings"] = new { onFailure = new { notifyOwner = false, integrationId = alerts.Id } };
+        var workflowId = await owner.CreateWorkflowAsync(orgId, definition);
+
+        var runId = await owner.StartRunAsync(orgId, workflowId);
+
+        Assert.Equal("failed", (await owner.WaitForRunAsync(orgId, runId)).GetProperty("status").GetString());
+        await WebhookReceiver.WaitUntilAsync(() => receiver.Hits.Any(h => h.Path == "/alerts"), TimeSpan.FromSeconds(10));
+        var message = JsonDocument.Parse(receiver.Hits.Single(h => h.Path == "/alerts").Body).RootElement;
+        Assert.Equal("workflow.run.failed", message.GetProperty("type").GetString());
+        Assert.Equal(runId, message.GetProperty("data").GetProperty("runId").GetGuid());
+        Assert.Equal("template", message.GetProperty("data").GetProperty("errorClass").GetString());
+        Assert.DoesNotContain(await owner.NotificationsAsync(), n => n.GetProperty("type").GetString() == "workflow.run.failed");
+    }
+
+    [Fact]
     public async Task Viewers_cannot_run_and_other_organizations_see_nothing()
     {
         var owner = await factory.SignUpAsync();
