@@ -62,3 +62,22 @@ start_service() {
   echo "the service did not start; see $log" >&2
   exit 1
 }
+
+# Starts COUNT instances of one deployment with start_service: they share SECRET_KEY and ENCRYPTION_KEY (in
+# $deployment_secret and $deployment_encryption_key, so a bench client can mint tokens) and log to $work/service-N.log.
+# Appends their pids to $pids and ports to $ports; stop_started kills every pid in $pids (call it from the EXIT trap).
+# Extra settings come as NAME=value arguments.
+#   start_instances "$app" 3 DATABASE_URL="$bench_url" Workflows__WorkersPerInstance=16
+start_instances() {
+  local app=$1 count=$2 i port; shift 2
+  deployment_secret=${deployment_secret:-"bench-secret-$(head -c 24 /dev/urandom | base64)"}
+  deployment_encryption_key=${deployment_encryption_key:-"bench-encryption-$(head -c 24 /dev/urandom | base64)"}
+  for i in $(seq 1 "$count"); do
+    port=$(free_port)
+    start_service "$app" "$port" "$work/service-$i.log" SECRET_KEY="$deployment_secret" ENCRYPTION_KEY="$deployment_encryption_key" "$@"
+    pids+=("$service_pid")
+    ports+=("$port")
+  done
+}
+
+stop_started() { local p; for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done; }

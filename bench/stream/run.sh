@@ -26,22 +26,17 @@ app="$root/bin/Release/net10.0/Service.dll"
 create_bench_database bench_stream "$app" 16
 
 pids=()
+ports=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+  stop_started
   drop_bench_database
 }
 trap cleanup EXIT
 
-secret="bench-secret-$(head -c 24 /dev/urandom | base64)"
 channel="bench-stream-$$"
-ports=()
-for i in 1 2; do
-  port=$(free_port)
-  start_service "$app" "$port" "$work/service-$i.log" DATABASE_URL="$bench_url" SECRET_KEY="$secret" \
-    Stream__Channel="$channel" Stream__KeyPrefix="$channel" ${SERVICE_ENV:-}
-  pids+=("$service_pid")
-  ports+=("$port")
-done
+# shellcheck disable=SC2086 # SERVICE_ENV holds several NAME=value words
+start_instances "$app" 2 DATABASE_URL="$bench_url" Stream__Channel="$channel" Stream__KeyPrefix="$channel" ${SERVICE_ENV:-}
+secret=$deployment_secret
 
 bench_dll=bench/stream/bin/Release/net10.0/StreamBench.dll
 bare_port=$(free_port)

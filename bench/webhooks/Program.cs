@@ -51,17 +51,18 @@ var secret = integration.GetProperty("signingSecret").GetString()!;
 await using var dataSource = NpgsqlDataSource.Create(connectionString);
 var outbox = new WebhookOutbox(Options.Create(new IntegrationOptions()));
 var data = new { workflowId = Guid.NewGuid(), runId = Guid.NewGuid(), status = "succeeded", path = "/reports/q3.xlsx" };
+var dataJson = JsonSerializer.Serialize(data, JsonSerializerOptions.Web);
 var target = new IntegrationTarget(integrationId, "webhook", receiverUrl, new Dictionary<string, string>(), [secret]);
 
 Console.WriteLine($"webhooks: {messages} messages, concurrency {concurrency}; then {steadyRate} msg/s for {steadySeconds} s");
 
 // Warm-up: both paths once, so that JIT and connection set-up are not measured.
 await PipelineAsync(200);
-await BareLoopAsync(200);
+await BareWebhookLoop.PostAsync(target, "workflow.completed", dataJson, 200, concurrency);
 
-var bare = await BareLoopAsync(messages);
+var bare = await BareWebhookLoop.PostAsync(target, "workflow.completed", dataJson, messages, concurrency);
 var pipeline = await PipelineAsync(messages);
-var bareAgain = await BareLoopAsync(messages);
+var bareAgain = await BareWebhookLoop.PostAsync(target, "workflow.completed", dataJson, messages, concurrency);
 var baseline = (bare + bareAgain) / 2;
 Console.WriteLine($"bare HttpClient loop  {bare,8:0} msg/s, again {bareAgain,8:0} msg/s (baseline: their mean)");
 Console.WriteLine($"outbox -> workers     {pipeline,8:0} msg/s");
@@ -88,25 +89,6 @@ async Task<double> PipelineAsync(int count)
     while (!ids.All(arrivals.ContainsKey)) await Task.Delay(5);
     var last = ids.Max(id => arrivals[id]);
     return count / Stopwatch.GetElapsedTime(started, last).TotalSeconds;
-}
-
-// The same signed requests (envelope, signature, headers built by the same kind), posted by `concurrency` loops.
-async Task<double> BareLoopAsync(int count)
-{
-    using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64, UseProxy = false });
-    var next = -1;
-    var started = Stopwatch.GetTimestamp();
-    await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
-    {
-        while (Interlocked.Increment(ref next) < count)
-        {
-            var message = new OutboundMessage(Guid.CreateVersion7(), "workflow.completed", DateTimeOffset.UtcNow, JsonSerializer.Serialize(data, JsonSerializerOptions.Web));
-            using var request = IntegrationKinds.Webhook.BuildRequest(target, message, DateTimeOffset.UtcNow);
-            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
-            response.EnsureSuccessStatusCode();
-        }
-    }));
-    return count / Stopwatch.GetElapsedTime(started).TotalSeconds;
 }
 
 // One message per transaction at a steady rate, as workflow runs would enqueue them; latency = commit -> arrival.

@@ -53,12 +53,14 @@ var workflowId = await CreateAsync(api, $"/api/v1/orgs/{orgId}/workflows", new
     },
     settings = new { maxConcurrentRuns = 100 },
 });
+// What the workflow's webhook step renders and sends, so that the bare loop sends the same.
+const string stepBody = """{"n":1,"path":"/reports/q3.csv"}""";
 Console.WriteLine($"workflows: {runs} runs at {concurrency} workers over {urls.Length} instances; ingest {ingestSeconds} s per variant; {schedules} per-second schedules for {scheduleSeconds} s");
 await PipelineAsync(200);
-await BareLoopAsync(200);
-var bare = await BareLoopAsync(runs);
+await BareWebhookLoop.PostAsync(target, "workflow.step", stepBody, 200, concurrency);
+var bare = await BareWebhookLoop.PostAsync(target, "workflow.step", stepBody, runs, concurrency);
 var pipeline = await PipelineAsync(runs);
-var bareAgain = await BareLoopAsync(runs);
+var bareAgain = await BareWebhookLoop.PostAsync(target, "workflow.step", stepBody, runs, concurrency);
 var baseline = (bare + bareAgain) / 2;
 Console.WriteLine($"1. bare HttpClient loop     {bare,8:0} calls/s, again {bareAgain,8:0} calls/s (baseline: their mean)");
 Console.WriteLine($"   3-step runs              {pipeline,8:0} runs/s");
@@ -151,26 +153,6 @@ async Task<double> PipelineAsync(int count)
         if (open == 0) return count / (last!.Value - committedAt).TotalSeconds;
         await Task.Delay(20);
     }
-}
-
-// The same signed calls (envelope, signature, headers built by the same kind), made by `concurrency` loops.
-async Task<double> BareLoopAsync(int count)
-{
-    using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64, UseProxy = false });
-    var next = -1;
-    var started = Stopwatch.GetTimestamp();
-    await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
-    {
-        while (Interlocked.Increment(ref next) < count)
-        {
-            var message = new OutboundMessage(Guid.CreateVersion7(), "workflow.step", DateTimeOffset.UtcNow, """{"n":1,"path":"/reports/q3.csv"}""");
-            using var request = IntegrationKinds.Webhook.BuildRequest(target, message, DateTimeOffset.UtcNow);
-            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
-            response.EnsureSuccessStatusCode();
-            await response.Content.ReadAsStringAsync();
-        }
-    }));
-    return count / Stopwatch.GetElapsedTime(started).TotalSeconds;
 }
 
 // Batches of 100 events from 16 agents spread over the instances for `seconds`; 1 event in 100 matches a workflow.

@@ -29,24 +29,17 @@ app="$root/bin/Release/net10.0/Service.dll"
 create_bench_database bench_workflows "$app" 32
 
 pids=()
+ports=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+  stop_started
   drop_bench_database
 }
 trap cleanup EXIT
 
-# The instances of one deployment share their keys. Staging, not Production: the receiver listens on loopback,
-# which only an allowed private network may reach.
-secret="bench-secret-$(head -c 24 /dev/urandom | base64)"
-encryption="bench-encryption-$(head -c 24 /dev/urandom | base64)"
+# Staging, not Production: the receiver listens on loopback, which only an allowed private network may reach.
+start_instances "$app" 3 DATABASE_URL="$bench_url" ENVIRONMENT=staging Integrations__AllowedPrivateNetworks=127.0.0.1/32 \
+  Workflows__WorkersPerInstance="$WORKERS" Workflows__MaxRunningPerOrg=64
 urls=()
-for i in 1 2 3; do
-  port=$(free_port)
-  start_service "$app" "$port" "$work/service-$i.log" DATABASE_URL="$bench_url" ENVIRONMENT=staging SECRET_KEY="$secret" \
-    ENCRYPTION_KEY="$encryption" Integrations__AllowedPrivateNetworks=127.0.0.1/32 Workflows__WorkersPerInstance="$WORKERS" \
-    Workflows__MaxRunningPerOrg=64
-  pids+=("$service_pid")
-  urls+=("http://127.0.0.1:$port")
-done
+for port in "${ports[@]}"; do urls+=("http://127.0.0.1:$port"); done
 
 dotnet bench/workflows/bin/Release/net10.0/WorkflowBench.dll "$bench_conn" "$RUNS" "$WORKERS" "$SCHEDULES" "$SECONDS_SCHEDULED" "$INGEST_SECONDS" "${urls[@]}"
