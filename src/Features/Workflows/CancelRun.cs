@@ -44,17 +44,16 @@ public static class CancelRun
             UPDATE workflow_run_steps SET status = 'cancelled', finished_at = now(), error_class = 'cancelled', error = 'Cancelled on request while waiting.'
             WHERE run_id = @runId AND status = 'waiting' AND NOT @held;
             """, new { runId, held }, transaction, cancellationToken: cancellationToken));
-        var events = held ? [] : await RunQueue.AnnounceAsync(connection, transaction, orgId, new RunUpdate(run.Id, run.WorkflowId, run.Version, RunStatuses.Cancelled,
-            run.TriggerType, run.CreatedAt.AsUtc(), finished.StartedAt.AsUtc(), finished.FinishedAt.AsUtc(), "cancelled"), cancellationToken);
+        if (!held)
+        {
+            await RunQueue.AnnounceAsync(connection, transaction, orgId, new RunUpdate(run.Id, run.WorkflowId, run.Version, RunStatuses.Cancelled,
+                run.TriggerType, run.CreatedAt.AsUtc(), finished.StartedAt.AsUtc(), finished.FinishedAt.AsUtc(), "cancelled"), cancellationToken);
+        }
         await services.Audit.WriteAsync(connection, transaction, new AuditEntry("user", user.RequiredUserId().ToString(), orgId, "workflow.run.cancelled", "workflow_run",
             runId.ToString(), new { workflowId = run.WorkflowId, wasRunning = held }), cancellationToken);
         var updated = (await RunQueries.FindAsync(connection, orgId, runId, transaction, cancellationToken))!;
         await transaction.CommitAsync(cancellationToken);
-        if (!held)
-        {
-            await services.Notifier.PublishAsync(events);
-            return TypedResults.Ok(updated.ToResponse());
-        }
+        if (!held) return TypedResults.Ok(updated.ToResponse());
         await cancels.AnnounceAsync(runId);
         return TypedResults.Accepted(RunQueries.Location(orgId, runId), updated.ToResponse());
     }

@@ -43,10 +43,9 @@ public static class RetryRun
             INSERT INTO workflow_run_steps (run_id, index, name, type, status, attempts, input, output, error_class, error, started_at, finished_at)
             SELECT @newRunId, index, name, type, status, attempts, input, output, error_class, error, started_at, finished_at
             FROM workflow_run_steps WHERE run_id = @runId AND index < @NextStep
-            """, new { newRunId = queued.Id, runId, run.NextStep }, transaction, cancellationToken: cancellationToken));
-        var created = (await RunQueries.FindAsync(connection, orgId, queued.Id, transaction, cancellationToken))!;
+            """, new { newRunId = queued, runId, run.NextStep }, transaction, cancellationToken: cancellationToken));
+        var created = (await RunQueries.FindAsync(connection, orgId, queued, transaction, cancellationToken))!;
         await transaction.CommitAsync(cancellationToken);
-        await services.Notifier.PublishAsync(queued.Events);
         return TypedResults.Accepted(RunQueries.Location(orgId, created.Id), created.ToResponse());
     }
 }

@@ -42,9 +42,8 @@ public static class StartRun
         var queued = await RunQueue.EnqueueAsync(connection, transaction, new NewRun(orgId, workflowId, workflow.Version, WorkflowTriggerTypes.Manual,
             new JsonObject { ["type"] = WorkflowTriggerTypes.Manual, ["userId"] = userId.ToString() }, input is null ? null : JsonNode.Parse(input),
             timeout, CreatedBy: userId), cancellationToken);
-        var run = (await RunQueries.FindAsync(connection, orgId, queued!.Value.Id, transaction, cancellationToken))!;
+        var run = (await RunQueries.FindAsync(connection, orgId, queued!.Value, transaction, cancellationToken))!;
         await transaction.CommitAsync(cancellationToken);
-        await services.Notifier.PublishAsync(queued.Value.Events);
         return TypedResults.Accepted(RunQueries.Location(orgId, run.Id), run.ToResponse());
     }
 }

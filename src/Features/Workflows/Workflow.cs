@@ -5,14 +5,13 @@ using Dapper;
 using Npgsql;
 using Service.Infrastructure.Audit;
 using Service.Infrastructure.Database;
-using Service.Infrastructure.Notifications;
 using Service.Infrastructure.Security;
 using Service.Infrastructure.Workflows;
 
 namespace Service.Features.Workflows;
 
 /// <summary>What the workflow slices need, bundled as one parameter.</summary>
-public sealed record WorkflowServices(NpgsqlDataSource DataSource, AuditLog Audit, WorkflowVersions Versions, Notifier Notifier, TimeProvider Time);
+public sealed record WorkflowServices(NpgsqlDataSource DataSource, AuditLog Audit, WorkflowVersions Versions, TimeProvider Time);
 
 /// <summary>A workflow as members see it. The definition is left out of lists; GET .../{id} carries it, with its ETag.</summary>
 public sealed record WorkflowResponse(

@@ -8,8 +8,6 @@ using Npgsql;
 using Service.Infrastructure.Database;
 using Service.Infrastructure.FeatureFlags;
 using Service.Infrastructure.Jobs;
-using Service.Infrastructure.Notifications;
-using Service.Infrastructure.Streaming;
 
 namespace Service.Infrastructure.Workflows;
 
@@ -47,16 +45,15 @@ public sealed partial class EventTriggers(IServiceProvider services, ILogger<Eve
         var options = services.GetRequiredService<IOptions<WorkflowOptions>>().Value;
         var features = services.GetRequiredService<IFeatureManager>();
         var versions = services.GetRequiredService<WorkflowVersions>();
-        var notifier = services.GetRequiredService<Notifier>();
         await PollingLoop.RunAsync("Event triggers", async cancellationToken =>
         {
             var enabled = await features.IsEnabledAsync(FeatureFlagCatalog.Workflows.Name);
-            var claimed = await RoundAsync(dataSource, versions, notifier, options, enabled, cancellationToken);
+            var claimed = await RoundAsync(dataSource, versions, options, enabled, cancellationToken);
             return claimed == BatchesPerRound ? TimeSpan.Zero : Poll;
         }, Poll, logger, stoppingToken);
     }
 
-    private async Task<int> RoundAsync(NpgsqlDataSource dataSource, WorkflowVersions versions, Notifier notifier, WorkflowOptions options, bool enabled,
+    private async Task<int> RoundAsync(NpgsqlDataSource dataSource, WorkflowVersions versions, WorkflowOptions options, bool enabled,
         CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -66,22 +63,20 @@ public sealed partial class EventTriggers(IServiceProvider services, ILogger<Eve
                 SELECT id FROM workflow_event_batches ORDER BY id LIMIT @limit FOR UPDATE SKIP LOCKED)
             RETURNING org_id, event_ids
             """, new { limit = BatchesPerRound }, transaction, cancellationToken: cancellationToken))).AsList();
-        var events = new List<StreamEvent>();
         if (batches.Count > 0 && !enabled)
         {
             LogDropped(logger, batches.Sum(b => b.EventIds.Length));
         }
         else if (batches.Count > 0)
         {
-            events.AddRange(await MatchAsync(connection, transaction, versions, options, batches, cancellationToken));
+            await MatchAsync(connection, transaction, versions, options, batches, cancellationToken);
         }
-        events.AddRange(await FireDebouncesAsync(connection, transaction, versions, options, enabled, cancellationToken));
+        await FireDebouncesAsync(connection, transaction, versions, options, enabled, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        await notifier.PublishAsync(events);
         return batches.Count;
     }
 
-    private static async Task<List<StreamEvent>> MatchAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, WorkflowVersions versions,
+    private static async Task MatchAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, WorkflowVersions versions,
         WorkflowOptions options, List<(Guid OrgId, Guid[] EventIds)> batches, CancellationToken cancellationToken)
     {
         var orgs = batches.Select(b => b.OrgId).Distinct().ToArray();
@@ -97,7 +92,6 @@ public sealed partial class EventTriggers(IServiceProvider services, ILogger<Eve
             ORDER BY occurred_at, id
             """, new { orgs, ids = batches.SelectMany(b => b.EventIds).ToArray() }, transaction, cancellationToken: cancellationToken))).ToLookup(e => e.OrgId);
 
-        var streamEvents = new List<StreamEvent>();
         foreach (var org in orgs)
         {
             foreach (var workflow in workflows[org])
@@ -115,13 +109,11 @@ public sealed partial class EventTriggers(IServiceProvider services, ILogger<Eve
                 foreach (var e in matched)
                 {
                     var data = new JsonObject { ["type"] = WorkflowTriggerTypes.Event, ["eventCount"] = 1, ["events"] = new JsonArray(e) };
-                    var queued = await RunQueue.EnqueueAsync(connection, transaction,
+                    await RunQueue.EnqueueAsync(connection, transaction,
                         new NewRun(org, workflow.Id, workflow.Version, WorkflowTriggerTypes.Event, data, null, compiled.RunTimeout), cancellationToken);
-                    if (queued is { } run) streamEvents.AddRange(run.Events);
                 }
             }
         }
-        return streamEvents;
     }
 
     private static bool Matches(WorkflowTrigger trigger, EventRow e) =>
@@ -159,7 +151,7 @@ public sealed partial class EventTriggers(IServiceProvider services, ILogger<Eve
             }, transaction, cancellationToken: cancellationToken));
 
     /// <summary>Windows that have closed start their run (unless the workflow was disabled or deleted meanwhile).</summary>
-    private static async Task<List<StreamEvent>> FireDebouncesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, WorkflowVersions versions,
+    private static async Task FireDebouncesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, WorkflowVersions versions,
         WorkflowOptions options, bool enabled, CancellationToken cancellationToken)
     {
         var due = (await connection.QueryAsync<DueDebounce>(new CommandDefinition("""
@@ -172,18 +164,15 @@ public sealed partial class EventTriggers(IServiceProvider services, ILogger<Eve
                    w.enabled AND w.deleted_at IS NULL AS Enabled
             FROM closed c JOIN workflows w ON w.id = c.workflow_id
             """, transaction: transaction, cancellationToken: cancellationToken))).AsList();
-        var streamEvents = new List<StreamEvent>();
         foreach (var window in due.Where(d => d.Enabled && enabled))
         {
             if (await versions.GetAsync(connection, window.WorkflowId, window.Version, cancellationToken) is not { } compiled) continue;
             var gathered = JsonNode.Parse(window.Events) as JsonArray ?? [];
             var kept = new JsonArray(gathered.Take(options.MaxEventsPerRun).Select(e => e!.DeepClone()).ToArray());
             var data = new JsonObject { ["type"] = WorkflowTriggerTypes.Event, ["eventCount"] = window.EventCount, ["events"] = kept };
-            var queued = await RunQueue.EnqueueAsync(connection, transaction,
+            await RunQueue.EnqueueAsync(connection, transaction,
                 new NewRun(window.OrgId, window.WorkflowId, window.Version, WorkflowTriggerTypes.Event, data, null, compiled.RunTimeout), cancellationToken);
-            if (queued is { } run) streamEvents.AddRange(run.Events);
         }
-        return streamEvents;
     }
 
     [LoggerMessage(LogLevel.Warning, "Workflows are switched off: {Events} ingested events were not matched against event triggers")]

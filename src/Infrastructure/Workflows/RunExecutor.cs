@@ -300,13 +300,13 @@ public sealed partial class RunExecutor(
                     input = StepRecords.Keep(record.Input)?.ToJsonString(), output = StepRecords.Keep(record.Output)?.ToJsonString(),
                     record.ErrorClass, record.Error, StartedAt = record.StartedAt.UtcDateTime,
                 }, transaction, cancellationToken: timeout.Token));
-            if (record.Notify) events.AddRange(await steps.NotifyAsync(connection, transaction, run, record.Step, record.Input, timeout.Token));
+            if (record.Notify) await steps.NotifyAsync(connection, transaction, run, record.Step, record.Input, timeout.Token);
         }
         if (change.Final)
         {
             var update = new RunUpdate(run.Id, run.WorkflowId, run.Version, change.Status, run.TriggerType, row.Value.CreatedAt.AsUtc(), row.Value.StartedAt.AsUtc(),
                 row.Value.FinishedAt.AsUtc(), change.ErrorClass);
-            events.AddRange(await RunQueue.AnnounceAsync(connection, transaction, run.OrgId, update, timeout.Token));
+            await RunQueue.AnnounceAsync(connection, transaction, run.OrgId, update, timeout.Token);
             if (change.Status is RunStatuses.Failed or RunStatuses.TimedOut && workflow is not null)
             {
                 events.AddRange(await ReportFailureAsync(connection, transaction, run, workflow, change, timeout.Token));

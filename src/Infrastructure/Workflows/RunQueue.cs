@@ -32,7 +32,7 @@ public static class RunQueue
     public const string Channel = "workflow_runs";
 
     /// <summary>The run's id, or null when it already exists (a schedule's fire queued by another instance).</summary>
-    public static async Task<(Guid Id, IReadOnlyList<StreamEvent> Events)?> EnqueueAsync(DbConnection connection, DbTransaction transaction, NewRun run,
+    public static async Task<Guid?> EnqueueAsync(DbConnection connection, DbTransaction transaction, NewRun run,
         CancellationToken cancellationToken)
     {
         var id = Guid.CreateVersion7();
@@ -50,18 +50,15 @@ public static class RunQueue
             }, transaction, cancellationToken: cancellationToken));
         if (createdAt is null) return null;
         var update = new RunUpdate(id, run.WorkflowId, run.Version, RunStatuses.Queued, run.TriggerType, createdAt.Value.AsUtc(), null, null, null);
-        return (id, await AnnounceAsync(connection, transaction, run.OrgId, update, cancellationToken));
+        await AnnounceAsync(connection, transaction, run.OrgId, update, cancellationToken);
+        return id;
     }
 
     /// <summary>
     /// run.updated for the organization's members, queued in the caller's transaction and numbered into their streams
     /// by the <see cref="StreamOutbox"/> moments after the commit: a busy organization's runs must not wait on each
-    /// other's commits to take their members' stream numbers. (The result is empty: there is nothing to publish yet.)
+    /// other's commits to take their members' stream numbers. Nothing is left to publish after the commit.
     /// </summary>
-    public static async Task<IReadOnlyList<StreamEvent>> AnnounceAsync(DbConnection connection, DbTransaction transaction, Guid orgId, RunUpdate update,
-        CancellationToken cancellationToken)
-    {
-        await StreamOutbox.QueueForOrgAsync(connection, transaction, orgId, StreamEventTypes.RunUpdated, JsonSerializer.Serialize(update, JsonSerializerOptions.Web), cancellationToken);
-        return [];
-    }
+    public static Task AnnounceAsync(DbConnection connection, DbTransaction transaction, Guid orgId, RunUpdate update, CancellationToken cancellationToken) =>
+        StreamOutbox.QueueForOrgAsync(connection, transaction, orgId, StreamEventTypes.RunUpdated, JsonSerializer.Serialize(update, JsonSerializerOptions.Web), cancellationToken);
 }

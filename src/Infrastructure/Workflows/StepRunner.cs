@@ -130,7 +130,7 @@ public sealed class StepRunner(
     }
 
     /// <summary>The notify step's notification, queued in the transaction that records the step: recipients are current members only.</summary>
-    public async Task<IReadOnlyList<StreamEvent>> NotifyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, ClaimedRun run, CompiledStep step,
+    public async Task NotifyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, ClaimedRun run, CompiledStep step,
         JsonNode? input, CancellationToken cancellationToken)
     {
         var role = (input as JsonObject)?["toRole"]?.GetValueKind() == JsonValueKind.String ? input!["toRole"]!.GetValue<string>() : null;
@@ -146,7 +146,6 @@ public sealed class StepRunner(
         await StreamOutbox.QueueNotificationAsync(connection, transaction, run.OrgId, recipients,
             new NotificationDraft("workflow.notify", title, Text(input, "body", 5000), new { workflowId = run.WorkflowId, runId = run.Id, step = step.Name }),
             cancellationToken);
-        return [];
     }
 
     private static string? Text(JsonNode? input, string name, int max) => (input as JsonObject)?[name] switch

@@ -6,8 +6,6 @@ using Npgsql;
 using Service.Infrastructure.Database;
 using Service.Infrastructure.FeatureFlags;
 using Service.Infrastructure.Jobs;
-using Service.Infrastructure.Notifications;
-using Service.Infrastructure.Streaming;
 
 namespace Service.Infrastructure.Workflows;
 
@@ -33,12 +31,11 @@ public sealed partial class WorkflowScheduler(IServiceProvider services, ILogger
         var options = services.GetRequiredService<IOptions<WorkflowOptions>>().Value;
         var features = services.GetRequiredService<IFeatureManager>();
         var versions = services.GetRequiredService<WorkflowVersions>();
-        var notifier = services.GetRequiredService<Notifier>();
         var time = services.GetRequiredService<TimeProvider>();
         await PollingLoop.RunAsync("Schedules", async cancellationToken =>
         {
             var enabled = await features.IsEnabledAsync(FeatureFlagCatalog.Workflows.Name);
-            var (handled, nextDue) = await RoundAsync(dataSource, versions, notifier, options, enabled, cancellationToken);
+            var (handled, nextDue) = await RoundAsync(dataSource, versions, options, enabled, cancellationToken);
             if (handled == MaxWorkflowsPerRound) return TimeSpan.Zero;
             var untilDue = (nextDue ?? DateTimeOffset.MaxValue) - time.GetUtcNow();
             // At least a moment: a due workflow another instance has locked is not ours to spin on.
@@ -46,11 +43,9 @@ public sealed partial class WorkflowScheduler(IServiceProvider services, ILogger
         }, MaxSleep, logger, stoppingToken);
     }
 
-    private async Task<(int Handled, DateTimeOffset? NextDue)> RoundAsync(NpgsqlDataSource dataSource, WorkflowVersions versions, Notifier notifier,
-        WorkflowOptions options, bool enabled, CancellationToken cancellationToken)
+    private async Task<(int Handled, DateTimeOffset? NextDue)> RoundAsync(NpgsqlDataSource dataSource, WorkflowVersions versions, WorkflowOptions options, bool enabled, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var events = new List<StreamEvent>();
         int handled;
         await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
         {
@@ -79,7 +74,7 @@ public sealed partial class WorkflowScheduler(IServiceProvider services, ILogger
                 foreach (var fire in fires)
                 {
                     var reason = !enabled ? "kill_switch" : now - fire > TimeSpan.FromSeconds(options.MisfireGraceSeconds) ? "misfire" : null;
-                    events.AddRange(await FireAsync(connection, transaction, workflow, compiled, fire, now, reason, cancellationToken));
+                    await FireAsync(connection, transaction, workflow, compiled, fire, now, reason, cancellationToken);
                     if (reason is not null) (skipped, lastReason) = (skipped + 1, reason);
                 }
                 if (skipped > 0) LogSkipped(logger, workflow.Id, skipped, lastReason!);
@@ -87,30 +82,28 @@ public sealed partial class WorkflowScheduler(IServiceProvider services, ILogger
             }
             await transaction.CommitAsync(cancellationToken);
         }
-        await notifier.PublishAsync(events);
         var next = await connection.ExecuteScalarAsync<DateTime?>(new CommandDefinition(
             "SELECT min(next_fire_at) FROM workflows WHERE enabled AND deleted_at IS NULL AND trigger_type = 'schedule'", cancellationToken: cancellationToken));
         return (handled, next?.AsUtc());
     }
 
     /// <summary>Records the fire (once: the key refuses a second) and, unless it is skipped, queues its run.</summary>
-    private async Task<IReadOnlyList<StreamEvent>> FireAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, DueWorkflow workflow,
+    private static async Task FireAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, DueWorkflow workflow,
         CompiledWorkflow compiled, DateTimeOffset fire, DateTimeOffset now, string? skipReason, CancellationToken cancellationToken)
     {
         var recorded = await connection.ExecuteAsync(new CommandDefinition("""
             INSERT INTO workflow_fires (workflow_id, scheduled_for, outcome, reason) VALUES (@Id, @fire, @outcome, @skipReason)
             ON CONFLICT (workflow_id, scheduled_for) DO NOTHING
             """, new { workflow.Id, fire = fire.UtcDateTime, outcome = skipReason is null ? "run" : "skipped", skipReason }, transaction, cancellationToken: cancellationToken));
-        if (recorded == 0 || skipReason is not null) return [];
+        if (recorded == 0 || skipReason is not null) return;
         var triggerData = new JsonObject { ["type"] = WorkflowTriggerTypes.Schedule, ["scheduledFor"] = fire, ["firedAt"] = now };
         var queued = await RunQueue.EnqueueAsync(connection, transaction,
             new NewRun(workflow.OrgId, workflow.Id, workflow.Version, WorkflowTriggerTypes.Schedule, triggerData, null, compiled.RunTimeout, ScheduledFor: fire),
             cancellationToken);
-        if (queued is not { } run) return [];
+        if (queued is not { } runId) return;
         await connection.ExecuteAsync(new CommandDefinition(
             "UPDATE workflow_fires SET run_id = @runId WHERE workflow_id = @Id AND scheduled_for = @fire",
-            new { runId = run.Id, workflow.Id, fire = fire.UtcDateTime }, transaction, cancellationToken: cancellationToken));
-        return run.Events;
+            new { runId, workflow.Id, fire = fire.UtcDateTime }, transaction, cancellationToken: cancellationToken));
     }
 
     private static Task SetNextFireAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid id, DateTimeOffset? next, CancellationToken cancellationToken) =>
