@@ -16,6 +16,7 @@ using Service.Infrastructure.Settings;
 using Service.Infrastructure.Storage;
 using Service.Infrastructure.Streaming;
 using Service.Infrastructure.Workflows;
+using Service.Infrastructure.Patterns;
 
 namespace Service.Infrastructure;
 
@@ -44,6 +45,7 @@ public static class InfrastructureRegistration
         services.AddIntegrationDelivery();
         services.AddStreaming();
         services.AddWorkflowEngine();
+        services.AddPatternDetection();
 
         services.AddStartupGuard(); // last: it wraps every ValidateOnStart registered above
         return builder;

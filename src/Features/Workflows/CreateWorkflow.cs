@@ -1,6 +1,4 @@
 using System.Security.Claims;
-using System.Text.Json;
-using Dapper;
 using Service.Infrastructure.Audit;
 using Service.Infrastructure.Security;
 using Service.Infrastructure.Workflows;
@@ -30,13 +28,8 @@ public static class CreateWorkflow
         if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
 
         var userId = user.RequiredUserId();
-        var id = Guid.CreateVersion7();
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition("""
-            INSERT INTO workflows (id, org_id, name, version, trigger_type, created_by) VALUES (@id, @orgId, @Name, 1, @TriggerType, @userId);
-            INSERT INTO workflow_versions (workflow_id, version, definition, created_by) VALUES (@id, 1, @definition::jsonb, @userId);
-            """, new { id, orgId, compiled.Definition.Name, compiled.TriggerType, userId, definition = JsonSerializer.Serialize(compiled.Definition, JsonSerializerOptions.Web) },
-            transaction, cancellationToken: cancellationToken));
+        var id = await WorkflowStore.InsertAsync(connection, transaction, orgId, compiled, userId, cancellationToken);
         await services.Audit.WriteAsync(connection, transaction, new AuditEntry("user", userId.ToString(), orgId, "workflow.created", "workflow", id.ToString(),
             new { name = compiled.Definition.Name, trigger = compiled.TriggerType, steps = compiled.Steps.Count }), cancellationToken);
         var row = (await WorkflowRow.FindAsync(connection, orgId, id, transaction, cancellationToken))!;

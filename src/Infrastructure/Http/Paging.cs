@@ -72,3 +72,43 @@ public sealed record NumberPageRequest(int Limit, long? Before)
         return new Page<TItem>(page.Select(map).ToList(), next);
     }
 }
+
+/// <summary>
+/// The paging rules of lists ordered by a number, highest first, then id (suggestions by score, patterns by
+/// support): the same limit rules as <see cref="PageRequest"/>, the cursor an opaque form of the last row's rank and id.
+/// </summary>
+public sealed record RankPageRequest(int Limit, (long Rank, Guid Id)? After)
+{
+    public int Take => Limit + 1;
+    public long? AfterRank => After?.Rank;
+    public Guid? AfterId => After?.Id;
+
+    public static RankPageRequest? Read(string? cursor, int? limit, Dictionary<string, string[]> errors)
+    {
+        var take = limit ?? PageRequest.DefaultLimit;
+        if (take is < 1 or > PageRequest.MaxLimit) errors["limit"] = [$"Must be from 1 to {PageRequest.MaxLimit}."];
+        (long, Guid)? after = null;
+        if (cursor is not null)
+        {
+            if (PageCursor.TryDecode(cursor, out _, out var text) && text.Split('_') is [var rank, var id]
+                && long.TryParse(rank, System.Globalization.CultureInfo.InvariantCulture, out var number) && Guid.TryParseExact(id, "N", out var guid))
+            {
+                after = (number, guid);
+            }
+            else errors["cursor"] = ["Not a cursor from a previous page of this list."];
+        }
+        return errors.Count > 0 ? null : new RankPageRequest(take, after);
+    }
+
+    public Page<TItem> ToPage<TRow, TItem>(IReadOnlyList<TRow> rows, Func<TRow, (long Rank, Guid Id)> key, Func<TRow, TItem> map)
+    {
+        var page = rows.Take(Limit).ToList();
+        string? next = null;
+        if (rows.Count > Limit)
+        {
+            var (rank, id) = key(page[^1]);
+            next = PageCursor.Encode(DateTime.UnixEpoch, $"{rank.ToString(System.Globalization.CultureInfo.InvariantCulture)}_{id:N}");
+        }
+        return new Page<TItem>(page.Select(map).ToList(), next);
+    }
+}

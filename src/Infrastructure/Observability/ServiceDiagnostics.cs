@@ -26,6 +26,11 @@ public static class ServiceDiagnostics
     private static readonly Histogram<double> WebhookLatency = Meter.CreateHistogram<double>("webhooks.delivery.duration", "s", "From a message's creation to its acknowledged delivery");
     private static readonly UpDownCounter<long> StreamsOpen = Meter.CreateUpDownCounter<long>("streams.open", "{stream}", "Live streams open on this instance");
     private static readonly Counter<long> StreamCatchUps = Meter.CreateCounter<long>("streams.catch_ups", "{sweep}", "Streams found behind PostgreSQL by the catch-up sweep");
+    private static readonly Counter<long> CacheLookups = Meter.CreateCounter<long>("cache.lookups", "{lookup}", "Cached organization reads, by area and result (hit, miss, bypass while Redis is down)");
+    private static long _cacheHits, _cacheLookups;
+    private static readonly ObservableGauge<double> CacheHitRatio = Meter.CreateObservableGauge("cache.hit_ratio",
+        () => Interlocked.Read(ref _cacheLookups) is var lookups and > 0 ? (double)Interlocked.Read(ref _cacheHits) / lookups : 0.0,
+        "1", "Share of cached organization reads answered from Redis since this instance started");
     private static readonly Counter<long> EventsIngested = Meter.CreateCounter<long>("events.ingested", "{event}", "Events stored by ingest (duplicates not counted)");
 
     /// <summary>A span and a run count for one round of a background job; dispose it when the round ends.</summary>
@@ -52,6 +57,16 @@ public static class ServiceDiagnostics
     public static void StreamOpened() => StreamsOpen.Add(1);
     public static void StreamClosed() => StreamsOpen.Add(-1);
     public static void StreamsBehind(int streams) => StreamCatchUps.Add(streams);
+
+    public static void CacheLookup(string area, string result)
+    {
+        Interlocked.Increment(ref _cacheLookups);
+        if (result == "hit") Interlocked.Increment(ref _cacheHits);
+        CacheLookups.Add(1, new KeyValuePair<string, object?>("area", area), new KeyValuePair<string, object?>("result", result));
+    }
+
+    /// <summary>Hits over lookups since this instance started (also the cache.hit_ratio gauge).</summary>
+    public static double CacheHitRatioNow => Interlocked.Read(ref _cacheLookups) is var lookups and > 0 ? (double)Interlocked.Read(ref _cacheHits) / lookups : 0.0;
 
     public static void Ingested(int events) => EventsIngested.Add(events);
 

@@ -1,0 +1,10 @@
+DROP TABLE IF EXISTS event_rollup_paths;
+DROP TABLE IF EXISTS event_rollup_sources;
+DROP TABLE IF EXISTS event_rollup_types;
+DROP TABLE IF EXISTS suggestions;
+DROP TABLE IF EXISTS patterns;
+DROP TABLE IF EXISTS pattern_items;
+DROP TABLE IF EXISTS pattern_sessions;
+DROP TABLE IF EXISTS pattern_sources;
+DROP TABLE IF EXISTS pattern_state;
+DROP INDEX IF EXISTS events_received_brin_idx;

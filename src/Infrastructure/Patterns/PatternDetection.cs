@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Dapper;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using NpgsqlTypes;
+using Service.Infrastructure.Caching;
+using Service.Infrastructure.Database;
+
+namespace Service.Infrastructure.Patterns;
+
+/// <summary>What one detection run did, kept as the organization's detection status.</summary>
+public sealed record DetectionStats(int EventsRead, int SessionsClosed, int SessionsMined, int Patterns, int NewSuggestions, double Seconds, bool Mined);
+
+/// <summary>
+/// One organization's detection run, in one transaction under an advisory lock (one run per organization at a time,
+/// whatever the instances do): read the events received since the watermark and each source's open session, close
+/// the sessions that ended, keep them and the overview's rollups, then mine every closed session of the lookback
+/// window and write patterns and suggestions. A run that fails leaves nothing behind; the next one starts over.
+/// </summary>
+public sealed class PatternDetection(
+    [FromKeyedServices(DatabaseRegistration.Background)] NpgsqlDataSource dataSource, IOptions<PatternOptions> options,
+    SuggestionWriter suggestions, OrgReadCache cache, TimeProvider time, ILogger<PatternDetection> logger)
+{
+    /// <summary>Runs detection now; null when another run of the organization holds the lock.</summary>
+    public async Task<DetectionStats?> RunAsync(Guid orgId, CancellationToken cancellationToken)
+    {
+        var o = options.Value;
+        var clock = Stopwatch.StartNew();
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        if (!await connection.ExecuteScalarAsync<bool>(new CommandDefinition("SELECT pg_try_advisory_xact_lock(hashtextextended('patterns:' || @orgId::text, 0))",
+            new { orgId }, transaction, cancellationToken: cancellationToken)))
+        {
+            return null;
+        }
+        var requested = await MarkRunningAsync(orgId, cancellationToken);
+        try
+        {
+            var stats = await DetectAsync(connection, transaction, orgId, requested, o, clock, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            if (stats.Mined) await cache.InvalidateAsync(orgId, cancellationToken);
+            return stats;
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            await transaction.RollbackAsync(CancellationToken.None);
+            await using var failed = await dataSource.OpenConnectionAsync(CancellationToken.None);
+            await failed.ExecuteAsync("UPDATE pattern_state SET status = 'failed', finished_at = now(), error = @error WHERE org_id = @orgId",
+                new { orgId, error = $"Detection failed ({e.GetType().Name}); it runs again at the next interval." });
+            throw;
+        }
+    }
+
+    /// <summary>Shows the run to clients polling the status; true when a client asked for it or it is the first.</summary>
+    private async Task<bool> MarkRunningAsync(Guid orgId, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return await connection.ExecuteScalarAsync<bool?>(new CommandDefinition("""
+            WITH before AS (SELECT requested_at IS NOT NULL OR finished_at IS NULL AS requested FROM pattern_state WHERE org_id = @orgId),
+            marked AS (
+                INSERT INTO pattern_state (org_id, status, started_at) VALUES (@orgId, 'running', now())
+                ON CONFLICT (org_id) DO UPDATE SET status = 'running', started_at = now(), requested_at = NULL, error = NULL)
+            SELECT coalesce((SELECT requested FROM before), true)
+            """, new { orgId }, cancellationToken: cancellationToken)) ?? true;
+    }
+
+    private async Task<DetectionStats> DetectAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid orgId, bool requested, PatternOptions o,
+        Stopwatch clock, CancellationToken cancellationToken)
+    {
+        // Events are acknowledged when their transaction commits, but carry its start time: a transaction still open
+        // may yet add events older than now. The safe point stops before the oldest one (ingest transactions are short).
+        var (watermark, safe) = await connection.QuerySingleAsync<(DateTime Watermark, DateTime Safe)>(new CommandDefinition("""
+            SELECT coalesce((SELECT watermark FROM pattern_state WHERE org_id = @orgId), '-infinity'),
+                   LEAST(now(), (SELECT min(xact_start) FROM pg_stat_activity
+                                 WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'
+                                   AND xact_start > now() - interval '5 minutes')) - interval '1 microsecond'
+            """, new { orgId }, transaction, cancellationToken: cancellationToken));
+        var batch = await SessionBuilder.ReadAsync(connection, transaction, orgId, watermark, safe, o, cancellationToken);
+        await batch.SaveAsync(connection, transaction, orgId, cancellationToken);
+
+        var mined = batch.ClosedSessions > 0 || requested;
+        int sessionsMined = 0, patterns = 0, newSuggestions = 0;
+        if (mined)
+        {
+            var sessions = await LoadSessionsAsync(connection, transaction, orgId, o, cancellationToken);
+            sessionsMined = sessions.Count;
+            var found = PatternMiner.Mine(sessions.Select(s => s.Session).ToList(), o);
+            var written = await PatternWriter.WriteAsync(connection, transaction, orgId, found, sessions.Select(s => s.Id).ToArray(), o, time.GetUtcNow(), cancellationToken);
+            patterns = written.Count;
+            newSuggestions = await suggestions.WriteAsync(connection, transaction, orgId, written, time.GetUtcNow(), cancellationToken);
+        }
+        var stats = new DetectionStats(batch.EventsRead, batch.ClosedSessions, sessionsMined, patterns, newSuggestions, Math.Round(clock.Elapsed.TotalSeconds, 3), mined);
+        await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE pattern_state SET watermark = @safe, status = 'succeeded', finished_at = now(), error = NULL, stats = @stats::jsonb WHERE org_id = @orgId
+            """, new { orgId, safe, stats = JsonSerializer.Serialize(stats, JsonSerializerOptions.Web) }, transaction, cancellationToken: cancellationToken));
+        logger.LogInformation("Detection for {OrgId}: {Events} events read, {Closed} sessions closed, {Patterns} patterns, {Suggestions} new suggestions in {Seconds} s",
+            orgId, stats.EventsRead, stats.SessionsClosed, stats.Patterns, stats.NewSuggestions, stats.Seconds);
+        return stats;
+    }
+
+    private sealed record StoredSession(long Id, MinedSession Session);
+
+    private static async Task<List<StoredSession>> LoadSessionsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid orgId,
+        PatternOptions o, CancellationToken cancellationToken)
+    {
+        var sessions = new List<StoredSession>();
+        await using var command = new NpgsqlCommand("""
+            SELECT id, source_id, started_at, items, exacts, offsets FROM pattern_sessions
+            WHERE org_id = $1 AND started_at >= now() - make_interval(days => $2)
+            ORDER BY started_at, source_id, id
+            """, connection, transaction);
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = orgId });
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = o.LookbackDays });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            sessions.Add(new StoredSession(reader.GetInt64(0), new MinedSession(reader.GetGuid(1), reader.GetDateTime(2),
+                reader.GetFieldValue<long[]>(3), reader.GetFieldValue<long[]>(4), reader.GetFieldValue<int[]>(5))));
+        }
+        return sessions;
+    }
+}

@@ -1,0 +1,462 @@
+using System.Runtime.InteropServices;
+
+namespace Service.Infrastructure.Patterns;
+
+/// <summary>A closed session as mining reads it: the item hashes of its events in time order and their offsets.</summary>
+public sealed record MinedSession(Guid SourceId, DateTime StartedAt, long[] Items, long[] Exacts, int[] Offsets);
+
+public static class PatternKinds
+{
+    public const string Sequence = "sequence", Schedule = "schedule", CoOccurrence = "co_occurrence";
+    public static readonly string[] All = [Sequence, Schedule, CoOccurrence];
+}
+
+/// <param name="Weekdays">"daily", "weekdays" (Monday to Friday) or a day's name ("monday").</param>
+public sealed record FoundSchedule(string Cron, string TimeZone, int MinuteOfDay, string Weekdays);
+
+/// <param name="Steps">Item hashes: a sequence's steps in order, a co-occurrence's two files, a schedule's action.</param>
+/// <param name="Examples">(session index, event position) of up to five occurrences, newest first.</param>
+public sealed record FoundPattern(string Kind, long[] Steps, Guid? SourceId, int Sessions, int Days, double Confidence, double Lift,
+    DateTime FirstSeen, DateTime LastSeen, IReadOnlyList<(int Session, int Position)> Examples, FoundSchedule? Schedule = null);
+
+/// <summary>
+/// Finds patterns in closed sessions, in memory and deterministically: the result depends only on the set of
+/// sessions, never on the order runs saw them in, which is what makes incremental detection equal a full one.
+/// Every count is of distinct sessions (and distinct days), so a session that repeats a sequence counts once.
+/// </summary>
+public static class PatternMiner
+{
+    // A sequence a→b must be clearly directed: seen at least twice as often as b→a (files edited together in any order
+    // are a co-occurrence, not a sequence).
+    private const double MinDirection = 2.0;
+    // A shorter sequence inside a longer one with nearly the same support says nothing the longer one does not.
+    private const double SubsumedShare = 0.8;
+    private const int MaxCandidatesPerLevel = 5000;
+
+    public static List<FoundPattern> Mine(IReadOnlyList<MinedSession> sessions, PatternOptions options)
+    {
+        var data = Prepare(sessions, options);
+        var found = new List<FoundPattern>();
+        var sequences = Sequences(data, options);
+        found.AddRange(sequences);
+        found.AddRange(CoOccurrences(data, options, sequences));
+        found.AddRange(Schedules(data, options));
+        return found;
+    }
+
+    /// <summary>Sessions as dense item ids with the exact-or-template choice made, their days, and per-item session lists.</summary>
+    private sealed class Prepared
+    {
+        public required IReadOnlyList<MinedSession> Sessions;
+        public required int[][] Items;
+        public required int[] Days;
+        public required long[] Hashes;
+        public required bool[] IsExact;
+        public required int[] Support;
+        public required int[] SupportDays;
+        public required List<int>[] SessionsOf;
+        public required TimeZoneInfo Zone;
+        public int Count => Items.Length;
+        public bool Frequent(int item, PatternOptions o) => Support[item] >= o.MinSessions && SupportDays[item] >= o.MinDays;
+        public DateTime At(int session, int position) => Sessions[session].StartedAt.AddSeconds(Sessions[session].Offsets[position]);
+    }
+
+    private static Prepared Prepare(IReadOnlyList<MinedSession> sessions, PatternOptions options)
+    {
+        var zone = options.Zone;
+        var ids = new Dictionary<long, int>();
+        var hashes = new List<long>();
+        int Id(long hash)
+        {
+            ref var id = ref CollectionsMarshal.GetValueRefOrAddDefault(ids, hash, out var exists);
+            if (!exists) { id = hashes.Count; hashes.Add(hash); }
+            return id;
+        }
+        var templates = new int[sessions.Count][];
+        var exacts = new int[sessions.Count][];
+        var days = new int[sessions.Count];
+        for (var s = 0; s < sessions.Count; s++)
+        {
+            var session = sessions[s];
+            templates[s] = Array.ConvertAll(session.Items, Id);
+            exacts[s] = Array.ConvertAll(session.Exacts, Id);
+            days[s] = LocalDay(session.StartedAt, zone);
+        }
+        var rawSupport = CountSessions(templates, exacts, hashes.Count);
+        // A file stands for itself when it recurs and carries a good share of its template's sessions.
+        var useExact = new bool[hashes.Count];
+        for (var s = 0; s < sessions.Count; s++)
+        {
+            for (var i = 0; i < exacts[s].Length; i++)
+            {
+                var (e, t) = (exacts[s][i], templates[s][i]);
+                useExact[e] = rawSupport[e] >= options.MinSessions && rawSupport[e] >= options.ExactFileShare * rawSupport[t];
+            }
+        }
+        var items = new int[sessions.Count][];
+        for (var s = 0; s < sessions.Count; s++)
+        {
+            items[s] = new int[exacts[s].Length];
+            for (var i = 0; i < items[s].Length; i++) items[s][i] = useExact[exacts[s][i]] ? exacts[s][i] : templates[s][i];
+        }
+        var support = new int[hashes.Count];
+        var supportDays = new int[hashes.Count];
+        var lastSession = new int[hashes.Count];
+        var lastDay = new int[hashes.Count];
+        var sessionsOf = new List<int>[hashes.Count];
+        for (var s = 0; s < items.Length; s++)
+        {
+            foreach (var item in items[s])
+            {
+                if (lastSession[item] == s + 1) continue;
+                lastSession[item] = s + 1;
+                support[item]++;
+                (sessionsOf[item] ??= []).Add(s);
+                if (lastDay[item] != days[s] + 1) { lastDay[item] = days[s] + 1; supportDays[item]++; }
+            }
+        }
+        return new Prepared
+        {
+            Sessions = sessions, Items = items, Days = days, Hashes = [.. hashes], IsExact = useExact, Support = support,
+            SupportDays = supportDays, SessionsOf = sessionsOf, Zone = zone,
+        };
+    }
+
+    private static int[] CountSessions(int[][] first, int[][] second, int size)
+    {
+        var counts = new int[size];
+        var last = new int[size];
+        for (var s = 0; s < first.Length; s++)
+        {
+            foreach (var item in first[s]) if (last[item] != s + 1) { last[item] = s + 1; counts[item]++; }
+            foreach (var item in second[s]) if (last[item] != s + 1) { last[item] = s + 1; counts[item]++; }
+        }
+        return counts;
+    }
+
+    private static int LocalDay(DateTime utc, TimeZoneInfo zone) =>
+        DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(utc, zone)).DayNumber;
+
+    private struct PairCount
+    {
+        public int Sessions, Days, LastSession, LastDay;
+    }
+
+    private static List<FoundPattern> Sequences(Prepared data, PatternOptions options)
+    {
+        var gap = options.StepGapMinutes * 60;
+        var pairs = new Dictionary<long, PairCount>();
+        for (var s = 0; s < data.Count; s++)
+        {
+            var items = data.Items[s];
+            var offsets = data.Sessions[s].Offsets;
+            for (var i = 0; i < items.Length; i++)
+            {
+                var a = items[i];
+                if (!data.Frequent(a, options) || (i > 0 && items[i - 1] == a)) continue;
+                for (var j = i + 1; j < items.Length && offsets[j] - offsets[i] <= gap; j++)
+                {
+                    var b = items[j];
+                    if (b == a || !data.Frequent(b, options)) continue;
+                    ref var count = ref CollectionsMarshal.GetValueRefOrAddDefault(pairs, Pack(a, b), out _);
+                    if (count.LastSession == s + 1) continue;
+                    count.LastSession = s + 1;
+                    count.Sessions++;
+                    if (count.LastDay != data.Days[s] + 1) { count.LastDay = data.Days[s] + 1; count.Days++; }
+                }
+            }
+        }
+        var strong = new Dictionary<int, List<int>>();
+        var kept = new List<Candidate>();
+        foreach (var (key, count) in pairs)
+        {
+            var (a, b) = Unpack(key);
+            if (count.Sessions < options.MinSessions || count.Days < options.MinDays) continue;
+            var reverse = pairs.TryGetValue(Pack(b, a), out var r) ? r.Sessions : 0;
+            if (count.Sessions < MinDirection * reverse) continue;
+            var confidence = (double)count.Sessions / data.Support[a];
+            var lift = confidence / ((double)data.Support[b] / data.Count);
+            if (LowerBound(count.Sessions, data.Support[a]) < options.MinConfidence || lift < options.MinLift) continue;
+            (strong.TryGetValue(a, out var next) ? next : strong[a] = []).Add(b);
+            kept.Add(new Candidate([a, b], count.Sessions, count.Days, confidence, lift));
+        }
+        var level = kept;
+        for (var length = 3; length <= 4 && level.Count > 0; length++)
+        {
+            var extended = new List<Candidate>();
+            foreach (var prefix in level.OrderByDescending(c => c.Sessions).ThenBy(c => string.Join(",", c.Steps.Select(x => data.Hashes[x]))))
+            {
+                if (!strong.TryGetValue(prefix.Steps[^1], out var nexts)) continue;
+                foreach (var next in nexts.Where(n => !prefix.Steps.Contains(n)))
+                {
+                    if (extended.Count >= MaxCandidatesPerLevel) break;
+                    int[] steps = [.. prefix.Steps, next];
+                    var (sessions, days) = Support(data, steps, gap);
+                    if (sessions < options.MinSessions || days < options.MinDays) continue;
+                    var confidence = (double)sessions / prefix.Sessions;
+                    var lift = confidence / ((double)data.Support[next] / data.Count);
+                    if (LowerBound(sessions, prefix.Sessions) < options.MinConfidence || lift < options.MinLift) continue;
+                    extended.Add(new Candidate(steps, sessions, days, confidence, lift));
+                }
+            }
+            kept.AddRange(extended);
+            level = extended;
+        }
+        // Drop what a longer sequence already says: a→b inside a→b→c with nearly as many sessions.
+        var ordered = kept.OrderByDescending(c => c.Steps.Length).ThenByDescending(c => c.Sessions).ToList();
+        var reported = new List<Candidate>();
+        foreach (var candidate in ordered)
+        {
+            if (reported.Any(r => r.Steps.Length > candidate.Steps.Length && IsSubsequence(candidate.Steps, r.Steps)
+                && r.Sessions >= SubsumedShare * candidate.Sessions)) continue;
+            reported.Add(candidate);
+        }
+        return reported.Select(c => ToPattern(data, c, gap)).ToList();
+    }
+
+    /// <summary>
+    /// The three-sigma lower bound (Wilson score) of a share of <paramref name="hits"/> in <paramref name="trials"/>:
+    /// what the thresholds compare, so that 5 sessions out of 5 cannot pass for a habit by luck (among the thousands of
+    /// item pairs a team's noise offers, some will) while 40 of 45 do.
+    /// </summary>
+    public static double LowerBound(int hits, int trials)
+    {
+        if (trials <= 0) return 0;
+        const double z = 3.0;
+        var p = Math.Min(1.0, (double)hits / trials);
+        var n = (double)trials;
+        return (p + z * z / (2 * n) - z * Math.Sqrt((p * (1 - p) + z * z / (4 * n)) / n)) / (1 + z * z / n);
+    }
+
+    private sealed record Candidate(int[] Steps, int Sessions, int Days, double Confidence, double Lift);
+
+    private static long Pack(int a, int b) => ((long)a << 32) | (uint)b;
+    private static (int A, int B) Unpack(long key) => ((int)(key >> 32), (int)(key & 0xFFFFFFFF));
+
+    private static bool IsSubsequence(int[] small, int[] large)
+    {
+        var j = 0;
+        foreach (var item in large) if (j < small.Length && small[j] == item) j++;
+        return j == small.Length;
+    }
+
+    private static (int Sessions, int Days) Support(Prepared data, int[] steps, int gap)
+    {
+        int sessions = 0, days = 0, lastDay = int.MinValue;
+        foreach (var s in data.SessionsOf[steps[0]])
+        {
+            if (Find(data.Items[s], data.Sessions[s].Offsets, steps, gap) < 0) continue;
+            sessions++;
+            if (data.Days[s] != lastDay) { lastDay = data.Days[s]; days++; }
+        }
+        return (sessions, days);
+    }
+
+    /// <summary>The position of the first step of an occurrence of the sequence in the session (each step within the gap of the one before), or -1.</summary>
+    private static int Find(int[] items, int[] offsets, int[] steps, int gap)
+    {
+        for (var start = 0; start < items.Length; start++)
+        {
+            if (items[start] != steps[0]) continue;
+            if (Extends(items, offsets, steps, 1, start, gap)) return start;
+        }
+        return -1;
+    }
+
+    private static bool Extends(int[] items, int[] offsets, int[] steps, int step, int from, int gap)
+    {
+        if (step == steps.Length) return true;
+        for (var j = from + 1; j < items.Length && offsets[j] - offsets[from] <= gap; j++)
+        {
+            if (items[j] == steps[step] && Extends(items, offsets, steps, step + 1, j, gap)) return true;
+        }
+        return false;
+    }
+
+    private static FoundPattern ToPattern(Prepared data, Candidate candidate, int gap)
+    {
+        DateTime first = DateTime.MaxValue, last = DateTime.MinValue;
+        var examples = new List<(int, int)>();
+        var sessions = data.SessionsOf[candidate.Steps[0]];
+        for (var k = sessions.Count - 1; k >= 0; k--)
+        {
+            var s = sessions[k];
+            var position = Find(data.Items[s], data.Sessions[s].Offsets, candidate.Steps, gap);
+            if (position < 0) continue;
+            var at = data.At(s, position);
+            if (at < first) first = at;
+            if (at > last) last = at;
+            if (examples.Count < 5) examples.Add((s, position));
+        }
+        return new FoundPattern(PatternKinds.Sequence, candidate.Steps.Select(i => data.Hashes[i]).ToArray(), null, candidate.Sessions, candidate.Days,
+            candidate.Confidence, candidate.Lift, first, last, examples);
+    }
+
+    private static List<FoundPattern> CoOccurrences(Prepared data, PatternOptions options, List<FoundPattern> sequences)
+    {
+        var pairs = new Dictionary<long, PairCount>();
+        var present = new List<int>();
+        var seen = new HashSet<int>();
+        for (var s = 0; s < data.Count; s++)
+        {
+            present.Clear();
+            seen.Clear();
+            foreach (var item in data.Items[s])
+            {
+                if (data.IsExact[item] && data.Frequent(item, options) && seen.Add(item)) present.Add(item);
+            }
+            present.Sort();
+            for (var i = 0; i < present.Count; i++)
+            {
+                for (var j = i + 1; j < present.Count; j++)
+                {
+                    ref var count = ref CollectionsMarshal.GetValueRefOrAddDefault(pairs, Pack(present[i], present[j]), out _);
+                    count.Sessions++;
+                    if (count.LastDay != data.Days[s] + 1) { count.LastDay = data.Days[s] + 1; count.Days++; }
+                }
+            }
+        }
+        var inSequences = sequences.Select(p => p.Steps.ToHashSet()).ToList();
+        var found = new List<FoundPattern>();
+        foreach (var (key, count) in pairs)
+        {
+            if (count.Sessions < options.MinSessions || count.Days < options.MinDays) continue;
+            var (a, b) = Unpack(key);
+            var lift = (double)count.Sessions * data.Count / ((double)data.Support[a] * data.Support[b]);
+            var confidence = (double)count.Sessions / Math.Min(data.Support[a], data.Support[b]);
+            if (lift < options.CoOccurrenceMinLift || LowerBound(count.Sessions, Math.Min(data.Support[a], data.Support[b])) < options.MinConfidence) continue;
+            if (inSequences.Any(steps => steps.Contains(data.Hashes[a]) && steps.Contains(data.Hashes[b]))) continue;
+            DateTime first = DateTime.MaxValue, last = DateTime.MinValue;
+            var examples = new List<(int, int)>();
+            var sessionsOfB = data.SessionsOf[b].ToHashSet();
+            var sessionsOfA = data.SessionsOf[a];
+            for (var k = sessionsOfA.Count - 1; k >= 0; k--)
+            {
+                var s = sessionsOfA[k];
+                if (!sessionsOfB.Contains(s)) continue;
+                var position = Array.IndexOf(data.Items[s], a);
+                var at = data.At(s, position);
+                if (at < first) first = at;
+                if (at > last) last = at;
+                if (examples.Count < 5) examples.Add((s, position));
+            }
+            var (x, y) = data.Hashes[a] < data.Hashes[b] ? (data.Hashes[a], data.Hashes[b]) : (data.Hashes[b], data.Hashes[a]);
+            found.Add(new FoundPattern(PatternKinds.CoOccurrence, [x, y], null, count.Sessions, count.Days, confidence, lift, first, last, examples));
+        }
+        return found;
+    }
+
+    private readonly record struct Occurrence(int Date, int Minute, int Session, int Position);
+
+    private static List<FoundPattern> Schedules(Prepared data, PatternOptions options)
+    {
+        var sourceIndex = new Dictionary<Guid, int>();
+        var activeDates = new List<HashSet<int>>();
+        var activity = new List<Dictionary<int, List<int>>>();
+        var occurrences = new Dictionary<long, List<Occurrence>>();
+        for (var s = 0; s < data.Count; s++)
+        {
+            var session = data.Sessions[s];
+            if (!sourceIndex.TryGetValue(session.SourceId, out var source))
+            {
+                sourceIndex[session.SourceId] = source = activeDates.Count;
+                activeDates.Add([]);
+                activity.Add([]);
+            }
+            var items = data.Items[s];
+            for (var i = 0; i < items.Length; i++)
+            {
+                var local = TimeZoneInfo.ConvertTimeFromUtc(session.StartedAt.AddSeconds(session.Offsets[i]), data.Zone);
+                var date = DateOnly.FromDateTime(local).DayNumber;
+                var minute = local.Hour * 60 + local.Minute;
+                activeDates[source].Add(date);
+                (CollectionsMarshal.GetValueRefOrAddDefault(activity[source], date, out _) ??= []).Add(minute);
+                if (data.Support[items[i]] < options.ScheduleMinDays) continue;
+                ref var list = ref CollectionsMarshal.GetValueRefOrAddDefault(occurrences, Pack(source, items[i]), out _);
+                (list ??= []).Add(new Occurrence(date, minute, s, i));
+            }
+        }
+        foreach (var minutes in activity.SelectMany(a => a.Values)) minutes.Sort();
+        var sources = sourceIndex.OrderBy(p => p.Value).Select(p => p.Key).ToArray();
+        var found = new List<FoundPattern>();
+        foreach (var (key, list) in occurrences)
+        {
+            var (source, item) = Unpack(key);
+            if (list.Select(o => o.Date).Distinct().Count() < options.ScheduleMinDays) continue;
+            if (Schedule(data, options, list, activeDates[source], activity[source]) is not { } pattern) continue;
+            found.Add(pattern with { Steps = [data.Hashes[item]], SourceId = sources[source] });
+        }
+        return found;
+    }
+
+    private static FoundPattern? Schedule(Prepared data, PatternOptions options, List<Occurrence> list, HashSet<int> activeDates, Dictionary<int, List<int>> activity)
+    {
+        var window = options.ScheduleWindowMinutes;
+        list.Sort((x, y) => x.Minute != y.Minute ? x.Minute.CompareTo(y.Minute) : x.Date.CompareTo(y.Date));
+        // The window of the day holding the most distinct dates.
+        var perDate = new Dictionary<int, int>();
+        int bestStart = 0, bestCount = 0, lo = 0;
+        for (var hi = 0; hi < list.Count; hi++)
+        {
+            perDate[list[hi].Date] = perDate.GetValueOrDefault(list[hi].Date) + 1;
+            while (list[hi].Minute - list[lo].Minute >= window)
+            {
+                if (--perDate[list[lo].Date] == 0) perDate.Remove(list[lo].Date);
+                lo++;
+            }
+            if (perDate.Count > bestCount) (bestCount, bestStart) = (perDate.Count, lo);
+        }
+        if (bestCount < options.ScheduleMinDays) return null;
+        // Chance: were the action's occurrences spread over each day like the source's other work, how many of its
+        // dates would have one in this window? A person who works 11:00-11:20 every day does everything then.
+        var startMinute = list[bestStart].Minute;
+        var chance = 0.0;
+        foreach (var date in list.GroupBy(o => o.Date))
+        {
+            var worked = activity[date.Key];
+            var inWindow = CountBelow(worked, startMinute + window) - CountBelow(worked, startMinute);
+            chance += 1 - Math.Pow(1 - (double)inWindow / worked.Count, date.Count());
+        }
+        var lift = bestCount / Math.Max(chance, 0.5);
+        if (lift < options.ScheduleMinLift) return null;
+
+        var firstByDate = new SortedDictionary<int, Occurrence>();
+        foreach (var o in list.Skip(bestStart).TakeWhile(o => o.Minute - startMinute < window)) firstByDate.TryAdd(o.Date, o);
+        var dates = firstByDate.Keys.ToList();
+        var weekdays = dates.Select(d => DateOnly.FromDayNumber(d).DayOfWeek).ToList();
+        var (spec, cronDays, matches) = Weekdays(weekdays, dates);
+        var possible = activeDates.Count(d => d >= dates[0] && d <= dates[^1] && matches(DateOnly.FromDayNumber(d).DayOfWeek));
+        var confidence = (double)dates.Count / Math.Max(possible, dates.Count);
+        if (confidence < options.ScheduleMinConfidence) return null;
+
+        var minutes = firstByDate.Values.Select(o => o.Minute).Order().ToList();
+        var minute = minutes[minutes.Count / 2] / 5 * 5;
+        var cron = $"{minute % 60} {minute / 60} * * {cronDays}";
+        var chosen = firstByDate.Values.ToList();
+        var examples = chosen.OrderByDescending(o => o.Date).Take(5).Select(o => (o.Session, o.Position)).ToList();
+        var days = dates.Count;
+        return new FoundPattern(PatternKinds.Schedule, [], null, chosen.Select(o => o.Session).Distinct().Count(), days, confidence, lift,
+            data.At(chosen[0].Session, chosen[0].Position), data.At(chosen[^1].Session, chosen[^1].Position), examples,
+            new FoundSchedule(cron, options.TimeZone, minute, spec));
+    }
+
+    private static int CountBelow(List<int> sorted, int value)
+    {
+        var index = sorted.BinarySearch(value);
+        if (index < 0) return ~index;
+        while (index > 0 && sorted[index - 1] == value) index--;
+        return index;
+    }
+
+    private static (string Spec, string CronDays, Func<DayOfWeek, bool> Matches) Weekdays(List<DayOfWeek> weekdays, List<int> dates)
+    {
+        var top = weekdays.GroupBy(d => d).OrderByDescending(g => g.Count()).First();
+        if (top.Count() >= 0.9 * weekdays.Count && dates[^1] - dates[0] >= 14)
+        {
+            var day = top.Key;
+            return (day.ToString().ToLowerInvariant(), ((int)day).ToString(System.Globalization.CultureInfo.InvariantCulture), d => d == day);
+        }
+        if (weekdays.All(d => d is not (DayOfWeek.Saturday or DayOfWeek.Sunday))) return ("weekdays", "1-5", d => d is not (DayOfWeek.Saturday or DayOfWeek.Sunday));
+        return ("daily", "*", _ => true);
+    }
+}

@@ -1,0 +1,76 @@
+using Npgsql;
+using NpgsqlTypes;
+using Service.Infrastructure.Patterns;
+
+namespace Service.Tests.Fixtures;
+
+/// <summary>Generated events stored as ingest would have stored them, and detection run to completion.</summary>
+public static class PatternSetup
+{
+    public static string Patterns(Guid orgId) => $"/api/v1/orgs/{orgId}/patterns";
+    public static string Suggestions(Guid orgId) => $"/api/v1/orgs/{orgId}/suggestions";
+
+    /// <summary>Inserts the events with binary COPY (the detector reads the table; how rows got there does not matter to it).</summary>
+    public static async Task InsertEventsAsync(this ServiceFactory factory, Guid orgId, IEnumerable<PatternGenerator.Event> events)
+    {
+        var dataSource = factory.Services.GetRequiredService<NpgsqlDataSource>();
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await using var copy = await connection.BeginBinaryImportAsync("COPY events (id, org_id, source_type, source_id, type, occurred_at, path, tool) FROM STDIN (FORMAT BINARY)");
+        foreach (var e in events)
+        {
+            await copy.StartRowAsync();
+            await copy.WriteAsync(Guid.CreateVersion7(), NpgsqlDbType.Uuid);
+            await copy.WriteAsync(orgId, NpgsqlDbType.Uuid);
+            await copy.WriteAsync("user", NpgsqlDbType.Text);
+            await copy.WriteAsync(e.SourceId, NpgsqlDbType.Uuid);
+            await copy.WriteAsync(e.Type, NpgsqlDbType.Text);
+            await copy.WriteAsync(DateTime.SpecifyKind(e.OccurredAt, DateTimeKind.Utc), NpgsqlDbType.TimestampTz);
+            await copy.WriteAsync(e.Path, NpgsqlDbType.Text);
+            if (e.Tool is null) await copy.WriteNullAsync(); else await copy.WriteAsync(e.Tool, NpgsqlDbType.Text);
+        }
+        await copy.CompleteAsync();
+    }
+
+    /// <summary>Runs detection now on this instance (waiting out a run the background detector holds).</summary>
+    public static async Task<DetectionStats> DetectAsync(this ServiceFactory factory, Guid orgId)
+    {
+        var detection = factory.Services.GetRequiredService<PatternDetection>();
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            if (await detection.RunAsync(orgId, CancellationToken.None) is { } stats) return stats;
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"detection of {orgId} stayed locked");
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>Every active pattern, through the API, as the generator's truth describes patterns.</summary>
+    public static async Task<List<PatternGenerator.Planted>> DetectedAsync(this TestUser member, Guid orgId)
+    {
+        var all = await member.AllPatternsAsync(orgId);
+        return all.Select(p => new PatternGenerator.Planted(p.GetProperty("kind").GetString()!,
+            p.GetProperty("steps").EnumerateArray().Select(s => (s.GetProperty("type").GetString()!, s.GetProperty("tool").GetString(), s.GetProperty("path").GetString()!)).ToList(),
+            p.GetProperty("sourceId").ValueKind == JsonValueKind.Null ? null : p.GetProperty("sourceId").GetGuid(),
+            p.GetProperty("schedule") is { ValueKind: JsonValueKind.Object } schedule ? schedule.GetProperty("weekdays").GetString() : null,
+            p.GetProperty("schedule") is { ValueKind: JsonValueKind.Object } s2 ? s2.GetProperty("minuteOfDay").GetInt32() : null)).ToList();
+    }
+
+    public static async Task<List<JsonElement>> AllPatternsAsync(this TestUser member, Guid orgId)
+    {
+        var all = new List<JsonElement>();
+        string? cursor = null;
+        do
+        {
+            var page = await member.Client.GetFromJsonAsync<JsonElement>($"{Patterns(orgId)}?limit=200{(cursor is null ? "" : $"&cursor={cursor}")}");
+            all.AddRange(page.GetProperty("items").EnumerateArray());
+            cursor = page.GetProperty("nextCursor").GetString();
+        } while (cursor is not null);
+        return all;
+    }
+
+    public static async Task<List<JsonElement>> SuggestionsAsync(this TestUser member, Guid orgId, string status = "new")
+    {
+        var page = await member.Client.GetFromJsonAsync<JsonElement>($"{Suggestions(orgId)}?status={status}&limit=200");
+        return page.GetProperty("items").EnumerateArray().ToList();
+    }
+}
