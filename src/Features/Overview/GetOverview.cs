@@ -64,16 +64,16 @@ public static class GetOverview
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var results = await connection.QueryMultipleAsync(new CommandDefinition("""
             SELECT coalesce((SELECT watermark FROM pattern_state WHERE org_id = @orgId), '-infinity');
-            SELECT day, type, sum(events)::bigint AS events FROM event_rollup_types WHERE org_id = @orgId AND day BETWEEN @from AND @to GROUP BY day, type;
-            SELECT DISTINCT source_id FROM event_rollup_sources WHERE org_id = @orgId AND day BETWEEN @from AND @to;
-            SELECT template, sum(events)::bigint AS events FROM event_rollup_paths WHERE org_id = @orgId AND day BETWEEN @from AND @to
+            SELECT day::timestamp, type, sum(events)::bigint AS events FROM event_rollup_types WHERE org_id = @orgId AND day BETWEEN @from::date AND @to::date GROUP BY day, type;
+            SELECT DISTINCT source_id FROM event_rollup_sources WHERE org_id = @orgId AND day BETWEEN @from::date AND @to::date;
+            SELECT template, sum(events)::bigint AS events FROM event_rollup_paths WHERE org_id = @orgId AND day BETWEEN @from::date AND @to::date
                 GROUP BY template ORDER BY 2 DESC, 1 LIMIT 50;
             SELECT kind, count(*)::int FROM patterns WHERE org_id = @orgId AND active GROUP BY kind;
             SELECT CASE WHEN status = 'snoozed' AND snoozed_until <= now() THEN 'new' ELSE status END, count(*)::int FROM suggestions WHERE org_id = @orgId GROUP BY 1;
             SELECT status, count(*)::int FROM workflow_runs WHERE org_id = @orgId AND created_at >= @start AND created_at < @end GROUP BY status;
-            """, new { orgId, from, to, start, end }, cancellationToken: cancellationToken));
+            """, new { orgId, from = from.ToDateTime(TimeOnly.MinValue), to = to.ToDateTime(TimeOnly.MinValue), start, end }, cancellationToken: cancellationToken));
         var watermark = await results.ReadSingleAsync<DateTime>();
-        var byDayType = (await results.ReadAsync<(DateOnly Day, string Type, long Events)>()).ToList();
+        var byDayType = (await results.ReadAsync<(DateTime Day, string Type, long Events)>()).Select(r => (Day: DateOnly.FromDateTime(r.Day), r.Type, r.Events)).ToList();
         var sources = (await results.ReadAsync<Guid>()).ToHashSet();
         var paths = (await results.ReadAsync<(string Template, long Events)>()).ToDictionary(p => p.Template, p => p.Events);
         var patterns = (await results.ReadAsync<(string Kind, int Count)>()).ToDictionary(p => p.Kind, p => p.Count);

@@ -24,7 +24,8 @@ public sealed class SuggestionWriter
         foreach (var pattern in patterns)
         {
             var draft = SuggestionDrafts.For(pattern, now);
-            var (id, inserted) = await connection.QuerySingleAsync<(Guid Id, bool Inserted)>(new CommandDefinition("""
+            // No row back: the suggestion exists and was decided (accepted, dismissed, snoozed): left alone.
+            var (id, inserted) = await connection.QuerySingleOrDefaultAsync<(Guid Id, bool Inserted)>(new CommandDefinition("""
                 INSERT INTO suggestions (id, org_id, pattern_id, fingerprint, kind, score, title, explanation, evidence, draft)
                 VALUES (@newId, @orgId, @patternId, @Fingerprint, @Kind, @Score, @Title, @Explanation, @evidence::jsonb, @workflow::jsonb)
                 ON CONFLICT (org_id, fingerprint) DO UPDATE SET pattern_id = excluded.pattern_id, score = excluded.score, title = excluded.title,

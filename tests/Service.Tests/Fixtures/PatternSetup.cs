@@ -10,6 +10,18 @@ public static class PatternSetup
     public static string Patterns(Guid orgId) => $"/api/v1/orgs/{orgId}/patterns";
     public static string Suggestions(Guid orgId) => $"/api/v1/orgs/{orgId}/suggestions";
 
+    /// <summary>A small team's two weeks: enough for sequences, co-occurrences and schedules to become suggestions.</summary>
+    public static PatternGenerator SmallTeam(int seed = 3) => new(new PatternGenerator.Settings(Seed: seed, Days: 14, Users: 6, Noise: 0.5));
+
+    /// <summary>An organization of <paramref name="owner"/> whose events have been through detection.</summary>
+    public static async Task<Guid> OrgWithSuggestionsAsync(this ServiceFactory factory, TestUser owner, int seed = 3)
+    {
+        var orgId = await owner.CreateOrgAsync();
+        await factory.InsertEventsAsync(orgId, SmallTeam(seed).Generate());
+        await factory.DetectAsync(orgId);
+        return orgId;
+    }
+
     /// <summary>Inserts the events with binary COPY (the detector reads the table; how rows got there does not matter to it).</summary>
     public static async Task InsertEventsAsync(this ServiceFactory factory, Guid orgId, IEnumerable<PatternGenerator.Event> events)
     {

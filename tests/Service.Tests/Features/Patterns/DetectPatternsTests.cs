@@ -1,0 +1,80 @@
+using Service.Tests.Fixtures;
+
+namespace Service.Tests.Features.Patterns;
+
+/// <summary>POST .../patterns/detect answers 202 at once; the status it points to reaches succeeded, and the patterns are listed.</summary>
+public sealed class DetectPatternsTests(OperatorServiceFactory factory) : IClassFixture<OperatorServiceFactory>
+{
+    [Fact]
+    public async Task Detect_answers_202_with_a_status_to_poll_that_reaches_succeeded()
+    {
+        var owner = await factory.SignUpAsync();
+        var orgId = await owner.CreateOrgAsync();
+        var member = await factory.SignUpAsync();
+        await owner.AddMemberAsync(orgId, member, "member");
+        await factory.InsertEventsAsync(orgId, PatternSetup.SmallTeam().Generate());
+
+        var response = await member.Client.PostAsync($"{PatternSetup.Patterns(orgId)}/detect", null);
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var location = response.Headers.Location!.ToString();
+        Assert.Equal($"/api/v1/orgs/{orgId}/patterns/detection", location);
+        Assert.Contains((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetString(), new[] { "queued", "running", "succeeded" });
+
+        JsonElement status = default;
+        await WebhookReceiver.WaitUntilAsync(() => (status = member.Client.GetFromJsonAsync<JsonElement>(location).Result).GetProperty("status").GetString() == "succeeded",
+            TimeSpan.FromSeconds(30));
+        var stats = status.GetProperty("stats");
+        Assert.True(stats.GetProperty("eventsRead").GetInt32() > 0);
+        Assert.True(stats.GetProperty("patterns").GetInt32() >= 3, status.ToString());
+        Assert.NotEqual(JsonValueKind.Null, status.GetProperty("watermark").ValueKind);
+
+        var patterns = await member.AllPatternsAsync(orgId);
+        Assert.Equal(stats.GetProperty("patterns").GetInt32(), patterns.Count);
+        var first = await member.Client.GetFromJsonAsync<JsonElement>($"{PatternSetup.Patterns(orgId)}/{patterns[0].GetProperty("id")}");
+        Assert.InRange(first.GetProperty("examples").GetArrayLength(), 1, 5);
+        Assert.True(first.GetProperty("lift").GetDouble() > 1);
+        Assert.True(first.GetProperty("firstSeenAt").GetDateTimeOffset() <= first.GetProperty("lastSeenAt").GetDateTimeOffset());
+    }
+
+    [Fact]
+    public async Task Viewers_read_but_cannot_ask_for_detection_and_other_organizations_see_nothing()
+    {
+        var owner = await factory.SignUpAsync();
+        var orgId = await owner.CreateOrgAsync();
+        var viewer = await factory.SignUpAsync();
+        await owner.AddMemberAsync(orgId, viewer, "viewer");
+        var stranger = await factory.SignUpAsync();
+
+        Assert.Equal(HttpStatusCode.Forbidden, (await viewer.Client.PostAsync($"{PatternSetup.Patterns(orgId)}/detect", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await viewer.Client.GetAsync($"{PatternSetup.Patterns(orgId)}/detection")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await stranger.Client.GetAsync(PatternSetup.Patterns(orgId))).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await stranger.Client.PostAsync($"{PatternSetup.Patterns(orgId)}/detect", null)).StatusCode);
+    }
+
+    [Fact]
+    public async Task The_Suggestions_kill_switch_answers_503_and_stops_detection()
+    {
+        var owner = await factory.SignUpAsync();
+        var orgId = await owner.CreateOrgAsync();
+        var ops = await factory.OperatorAsync();
+        await Identity.EnsureAsync(await ops.Client.PutAsJsonAsync("/api/v1/admin/features/Suggestions", new { enabled = false, reason = "detector overload" }), HttpStatusCode.OK);
+        try
+        {
+            await factory.InsertEventsAsync(orgId, PatternSetup.SmallTeam().Generate());
+            var refused = await owner.Client.GetAsync(PatternSetup.Suggestions(orgId));
+            await refused.ProblemAsync(HttpStatusCode.ServiceUnavailable);
+            Assert.NotNull(refused.Headers.RetryAfter);
+            await (await owner.Client.PostAsync($"{PatternSetup.Patterns(orgId)}/detect", null)).ProblemAsync(HttpStatusCode.ServiceUnavailable);
+            // The detector does not run while the switch is off: the organization stays undetected.
+            await Task.Delay(3000);
+            await using var connection = await factory.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().OpenConnectionAsync();
+            Assert.Equal(0L, await Dapper.SqlMapper.ExecuteScalarAsync<long>(connection, "SELECT count(*) FROM pattern_sessions WHERE org_id = @orgId", new { orgId }));
+        }
+        finally
+        {
+            await Identity.EnsureAsync(await ops.Client.PutAsJsonAsync("/api/v1/admin/features/Suggestions", new { enabled = true, reason = "recovered" }), HttpStatusCode.OK);
+        }
+        Assert.Equal(HttpStatusCode.Accepted, (await owner.Client.PostAsync($"{PatternSetup.Patterns(orgId)}/detect", null)).StatusCode);
+        await WebhookReceiver.WaitUntilAsync(() => owner.SuggestionsAsync(orgId).Result.Count > 0, TimeSpan.FromSeconds(30));
+    }
+}
