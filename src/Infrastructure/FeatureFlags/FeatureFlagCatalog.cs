@@ -25,7 +25,10 @@ public static class FeatureFlagCatalog
     public static readonly FeatureFlag Workflows = new("Workflows", "Workflows can be edited and run", FeatureKind.KillSwitch, true);
     public static readonly FeatureFlag OutboundWebhooks = new("OutboundWebhooks", "Sending messages to integrations (webhooks, Slack)", FeatureKind.KillSwitch, true);
     public static readonly FeatureFlag LiveStream = new("LiveStream", "Live event streams (SSE) and their tickets", FeatureKind.KillSwitch, true);
-    public static readonly FeatureFlag Suggestions = new("Suggestions", "Pattern detection and workflow suggestions", FeatureKind.KillSwitch, true);
+
+    // Released (on by default), and still a release flag: it can be rolled out to chosen organizations, and off hides
+    // patterns and suggestions (404) and stops the detector.
+    public static readonly FeatureFlag Suggestions = new("Suggestions", "Pattern detection and workflow suggestions", FeatureKind.Release, true);
 
     public static readonly IReadOnlyList<FeatureFlag> All = [Registration, EventIngest, Uploads, Workflows, OutboundWebhooks, LiveStream, Suggestions];
 

@@ -1,6 +1,7 @@
 using Dapper;
 using Microsoft.Extensions.Options;
 using Microsoft.FeatureManagement;
+using Microsoft.FeatureManagement.FeatureFilters;
 using Npgsql;
 using Service.Infrastructure.Database;
 using Service.Infrastructure.FeatureFlags;
@@ -12,7 +13,7 @@ namespace Service.Infrastructure.Patterns;
 /// <summary>
 /// Runs each organization's detection when it is due (every <see cref="PatternOptions.DetectIntervalSeconds"/>) or
 /// asked for (POST .../patterns/detect wakes every instance through NOTIFY). Every instance looks; the advisory lock of
-/// <see cref="PatternDetection"/> lets one run per organization at a time. Off while the Suggestions kill switch is.
+/// <see cref="PatternDetection"/> lets one run per organization at a time. Only for organizations the Suggestions flag reaches.
 /// </summary>
 public sealed class PatternDetector(IServiceProvider services, IOptions<PatternOptions> options, ILogger<PatternDetector> logger) : BackgroundService
 {
@@ -32,7 +33,6 @@ public sealed class PatternDetector(IServiceProvider services, IOptions<PatternO
         {
             await _wake.WaitAsync(PollInterval, cancellationToken);
             while (_wake.CurrentCount > 0) await _wake.WaitAsync(cancellationToken);
-            if (!await features.IsEnabledAsync(FeatureFlagCatalog.Suggestions.Name)) return TimeSpan.Zero;
             List<Guid> due;
             await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
             {
@@ -47,6 +47,8 @@ public sealed class PatternDetector(IServiceProvider services, IOptions<PatternO
             }
             foreach (var orgId in due)
             {
+                // Per organization: a targeted rollout detects for the organizations it reaches.
+                if (!await features.IsEnabledAsync(FeatureFlagCatalog.Suggestions.Name, new TargetingContext { Groups = [orgId.ToString()] })) continue;
                 using var activity = ServiceDiagnostics.StartJob("patterns.detect");
                 try
                 {

@@ -144,6 +144,7 @@ public sealed class FeatureFlagAdminTests(OperatorServiceFactory factory) : ICla
     public async Task A_release_flag_is_404_until_released()
     {
         var org = Guid.NewGuid();
+        await SetAsync("Suggestions", new { enabled = false, reason = "dark launch" });
         await (await factory.CreateClient().GetAsync($"/test/orgs/{org}/release")).ProblemAsync(HttpStatusCode.NotFound);
 
         await SetAsync("Suggestions", new { enabled = true, reason = "general availability" });

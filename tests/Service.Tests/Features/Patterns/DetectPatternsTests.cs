@@ -52,7 +52,7 @@ public sealed class DetectPatternsTests(OperatorServiceFactory factory) : IClass
     }
 
     [Fact]
-    public async Task The_Suggestions_kill_switch_answers_503_and_stops_detection()
+    public async Task Turning_the_Suggestions_flag_off_hides_the_routes_and_stops_detection()
     {
         var owner = await factory.SignUpAsync();
         var orgId = await owner.CreateOrgAsync();
@@ -61,10 +61,9 @@ public sealed class DetectPatternsTests(OperatorServiceFactory factory) : IClass
         try
         {
             await factory.InsertEventsAsync(orgId, PatternSetup.SmallTeam().Generate());
-            var refused = await owner.Client.GetAsync(PatternSetup.Suggestions(orgId));
-            await refused.ProblemAsync(HttpStatusCode.ServiceUnavailable);
-            Assert.NotNull(refused.Headers.RetryAfter);
-            await (await owner.Client.PostAsync($"{PatternSetup.Patterns(orgId)}/detect", null)).ProblemAsync(HttpStatusCode.ServiceUnavailable);
+            // A release flag turned off hides the feature: 404, as if it did not exist.
+            await (await owner.Client.GetAsync(PatternSetup.Suggestions(orgId))).ProblemAsync(HttpStatusCode.NotFound);
+            await (await owner.Client.PostAsync($"{PatternSetup.Patterns(orgId)}/detect", null)).ProblemAsync(HttpStatusCode.NotFound);
             // The detector does not run while the switch is off: the organization stays undetected.
             await Task.Delay(3000);
             await using var connection = await factory.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().OpenConnectionAsync();

@@ -46,7 +46,7 @@ public sealed class FeatureFlagSourceTests(OperatorServiceFactory factory) : ICl
                 Assert.Equal(flag.GetProperty("safeDefault").GetBoolean(), flag.GetProperty("enabled").GetBoolean());
                 Assert.Equal(JsonValueKind.Null, flag.GetProperty("lastChange").ValueKind);
             });
-            Assert.False(Flag(list, "Suggestions").GetProperty("enabled").GetBoolean());
+            Assert.True(Flag(list, "Suggestions").GetProperty("enabled").GetBoolean());
             Assert.True(Flag(list, "EventIngest").GetProperty("enabled").GetBoolean());
         }
         finally
