@@ -56,7 +56,30 @@ public static class PatternMiner
         public required int[] SupportDays;
         public required List<int>[] SessionsOf;
         public required TimeZoneInfo Zone;
+        public required int[] SourceOf;
+        public required int[] SessionsPerSource;
+        public required List<(int Source, int Sessions)>[] SourcesOf;
+        public required double[] LowestShare;
+        public required Dictionary<long, int> BySource;
+
         public int Count => Items.Length;
+
+        /// <summary>
+        /// Sessions expected to have both, were they independent within each source, summed: people differ in what
+        /// they touch, so two files one person always has open are no pattern.
+        /// </summary>
+        public double Expected(IEnumerable<(int Source, int Sessions)> first, int second)
+        {
+            var expected = 0.0;
+            foreach (var (source, sessions) in first)
+            {
+                if (BySource.TryGetValue(Pack(second, source), out var together)) expected += (double)sessions * together / SessionsPerSource[source];
+            }
+            return expected;
+        }
+
+        /// <summary>Whether some source has the item in at most 1/lift of its sessions: otherwise no pair with it can reach that lift.</summary>
+        public bool CanReach(int item, double lift) => LowestShare[item] <= 1.0 / lift;
         public bool Frequent(int item, PatternOptions o) => Support[item] >= o.MinSessions && SupportDays[item] >= o.MinDays;
         public DateTime At(int session, int position) => Sessions[session].StartedAt.AddSeconds(Sessions[session].Offsets[position]);
     }
@@ -104,21 +127,41 @@ public static class PatternMiner
         var lastSession = new int[hashes.Count];
         var lastDay = new int[hashes.Count];
         var sessionsOf = new List<int>[hashes.Count];
+        var sourceIds = new Dictionary<Guid, int>();
+        var sourceOf = new int[sessions.Count];
+        var perSource = new List<int>();
+        var bySource = new Dictionary<long, int>(PairKeys.Comparer);
         for (var s = 0; s < items.Length; s++)
         {
+            ref var source = ref CollectionsMarshal.GetValueRefOrAddDefault(sourceIds, sessions[s].SourceId, out var known);
+            if (!known) { source = perSource.Count; perSource.Add(0); }
+            sourceOf[s] = source;
+            perSource[source]++;
             foreach (var item in items[s])
             {
                 if (lastSession[item] == s + 1) continue;
                 lastSession[item] = s + 1;
                 support[item]++;
                 (sessionsOf[item] ??= []).Add(s);
+                CollectionsMarshal.GetValueRefOrAddDefault(bySource, Pack(item, source), out _)++;
                 if (lastDay[item] != days[s] + 1) { lastDay[item] = days[s] + 1; supportDays[item]++; }
             }
         }
+        var sourcesOf = new List<(int, int)>[hashes.Count];
+        var lowestShare = new double[hashes.Count];
+        Array.Fill(lowestShare, 1.0);
+        foreach (var (key, count) in bySource.OrderBy(p => p.Key))
+        {
+            var (item, source) = Unpack(key);
+            (sourcesOf[item] ??= []).Add((source, count));
+            lowestShare[item] = Math.Min(lowestShare[item], (double)count / perSource[source]);
+        }
+        for (var i = 0; i < sourcesOf.Length; i++) sourcesOf[i] ??= [];
         return new Prepared
         {
             Sessions = sessions, Items = items, Days = days, Hashes = [.. hashes], IsExact = useExact, Support = support,
-            SupportDays = supportDays, SessionsOf = sessionsOf, Zone = zone,
+            SupportDays = supportDays, SessionsOf = sessionsOf, Zone = zone, SourceOf = sourceOf, SessionsPerSource = [.. perSource],
+            SourcesOf = sourcesOf, LowestShare = lowestShare, BySource = bySource,
         };
     }
 
@@ -144,8 +187,8 @@ public static class PatternMiner
 
     private static List<FoundPattern> Sequences(Prepared data, PatternOptions options)
     {
-        var gap = options.StepGapMinutes * 60;
-        var pairs = new Dictionary<long, PairCount>();
+        var gap = new Gap(options.StepGapMinutes * 60, options.StepWindowEvents);
+        var pairs = new Dictionary<long, PairCount>(PairKeys.Comparer);
         for (var s = 0; s < data.Count; s++)
         {
             var items = data.Items[s];
@@ -154,10 +197,10 @@ public static class PatternMiner
             {
                 var a = items[i];
                 if (!data.Frequent(a, options) || (i > 0 && items[i - 1] == a)) continue;
-                for (var j = i + 1; j < items.Length && offsets[j] - offsets[i] <= gap; j++)
+                for (var j = i + 1; j < items.Length && gap.Allows(offsets, i, j); j++)
                 {
                     var b = items[j];
-                    if (b == a || !data.Frequent(b, options)) continue;
+                    if (b == a || !data.Frequent(b, options) || !data.CanReach(b, options.MinLift)) continue;
                     ref var count = ref CollectionsMarshal.GetValueRefOrAddDefault(pairs, Pack(a, b), out _);
                     if (count.LastSession == s + 1) continue;
                     count.LastSession = s + 1;
@@ -174,11 +217,12 @@ public static class PatternMiner
             if (count.Sessions < options.MinSessions || count.Days < options.MinDays) continue;
             var reverse = pairs.TryGetValue(Pack(b, a), out var r) ? r.Sessions : 0;
             if (count.Sessions < MinDirection * reverse) continue;
+            if (LowerBound(count.Sessions, data.Support[a]) < options.MinConfidence) continue;
             var confidence = (double)count.Sessions / data.Support[a];
-            var lift = confidence / ((double)data.Support[b] / data.Count);
-            if (LowerBound(count.Sessions, data.Support[a]) < options.MinConfidence || lift < options.MinLift) continue;
+            var lift = count.Sessions / Math.Max(data.Expected(data.SourcesOf[a], b), 1e-9);
+            if (lift < options.MinLift) continue;
             (strong.TryGetValue(a, out var next) ? next : strong[a] = []).Add(b);
-            kept.Add(new Candidate([a, b], count.Sessions, count.Days, confidence, lift));
+            kept.Add(new Candidate([a, b], count.Sessions, count.Days, confidence, lift, Support(data, [a, b], gap).BySource));
         }
         var level = kept;
         for (var length = 3; length <= 4 && level.Count > 0; length++)
@@ -191,12 +235,12 @@ public static class PatternMiner
                 {
                     if (extended.Count >= MaxCandidatesPerLevel) break;
                     int[] steps = [.. prefix.Steps, next];
-                    var (sessions, days) = Support(data, steps, gap);
+                    var (sessions, days, bySource) = Support(data, steps, gap);
                     if (sessions < options.MinSessions || days < options.MinDays) continue;
                     var confidence = (double)sessions / prefix.Sessions;
-                    var lift = confidence / ((double)data.Support[next] / data.Count);
+                    var lift = sessions / Math.Max(data.Expected(prefix.BySource, next), 1e-9);
                     if (LowerBound(sessions, prefix.Sessions) < options.MinConfidence || lift < options.MinLift) continue;
-                    extended.Add(new Candidate(steps, sessions, days, confidence, lift));
+                    extended.Add(new Candidate(steps, sessions, days, confidence, lift, bySource));
                 }
             }
             kept.AddRange(extended);
@@ -228,9 +272,31 @@ public static class PatternMiner
         return (p + z * z / (2 * n) - z * Math.Sqrt((p * (1 - p) + z * z / (4 * n)) / n)) / (1 + z * z / n);
     }
 
-    private sealed record Candidate(int[] Steps, int Sessions, int Days, double Confidence, double Lift);
+    /// <summary>How far the next step of a sequence may be: within so many seconds and so many events.</summary>
+    private readonly record struct Gap(int Seconds, int Events)
+    {
+        public bool Allows(int[] offsets, int from, int to) => to - from <= Events && offsets[to] - offsets[from] <= Seconds;
+    }
+
+    /// <param name="BySource">Its sessions per source (what the next step's chance is judged against).</param>
+    private sealed record Candidate(int[] Steps, int Sessions, int Days, double Confidence, double Lift, List<(int Source, int Sessions)> BySource);
 
     private static long Pack(int a, int b) => ((long)a << 32) | (uint)b;
+
+    /// <summary>
+    /// Packed pairs of small ids hash badly with long's own hash (the two halves XORed: (1,2) and (2,1) and (3,0)
+    /// collide), which made counting a million pairs take seconds; this mixes all 64 bits.
+    /// </summary>
+    private sealed class PairKeys : IEqualityComparer<long>
+    {
+        public static readonly PairKeys Comparer = new();
+        public bool Equals(long x, long y) => x == y;
+        public int GetHashCode(long key)
+        {
+            var mixed = unchecked((ulong)key * 0x9E3779B97F4A7C15UL);
+            return (int)(mixed >> 32) ^ (int)mixed;
+        }
+    }
     private static (int A, int B) Unpack(long key) => ((int)(key >> 32), (int)(key & 0xFFFFFFFF));
 
     private static bool IsSubsequence(int[] small, int[] large)
@@ -240,20 +306,22 @@ public static class PatternMiner
         return j == small.Length;
     }
 
-    private static (int Sessions, int Days) Support(Prepared data, int[] steps, int gap)
+    private static (int Sessions, int Days, List<(int Source, int Sessions)> BySource) Support(Prepared data, int[] steps, Gap gap)
     {
         int sessions = 0, days = 0, lastDay = int.MinValue;
+        var bySource = new SortedDictionary<int, int>();
         foreach (var s in data.SessionsOf[steps[0]])
         {
             if (Find(data.Items[s], data.Sessions[s].Offsets, steps, gap) < 0) continue;
             sessions++;
+            bySource[data.SourceOf[s]] = bySource.GetValueOrDefault(data.SourceOf[s]) + 1;
             if (data.Days[s] != lastDay) { lastDay = data.Days[s]; days++; }
         }
-        return (sessions, days);
+        return (sessions, days, bySource.Select(p => (p.Key, p.Value)).ToList());
     }
 
     /// <summary>The position of the first step of an occurrence of the sequence in the session (each step within the gap of the one before), or -1.</summary>
-    private static int Find(int[] items, int[] offsets, int[] steps, int gap)
+    private static int Find(int[] items, int[] offsets, int[] steps, Gap gap)
     {
         for (var start = 0; start < items.Length; start++)
         {
@@ -263,17 +331,17 @@ public static class PatternMiner
         return -1;
     }
 
-    private static bool Extends(int[] items, int[] offsets, int[] steps, int step, int from, int gap)
+    private static bool Extends(int[] items, int[] offsets, int[] steps, int step, int from, Gap gap)
     {
         if (step == steps.Length) return true;
-        for (var j = from + 1; j < items.Length && offsets[j] - offsets[from] <= gap; j++)
+        for (var j = from + 1; j < items.Length && gap.Allows(offsets, from, j); j++)
         {
             if (items[j] == steps[step] && Extends(items, offsets, steps, step + 1, j, gap)) return true;
         }
         return false;
     }
 
-    private static FoundPattern ToPattern(Prepared data, Candidate candidate, int gap)
+    private static FoundPattern ToPattern(Prepared data, Candidate candidate, Gap gap)
     {
         DateTime first = DateTime.MaxValue, last = DateTime.MinValue;
         var examples = new List<(int, int)>();
@@ -294,7 +362,7 @@ public static class PatternMiner
 
     private static List<FoundPattern> CoOccurrences(Prepared data, PatternOptions options, List<FoundPattern> sequences)
     {
-        var pairs = new Dictionary<long, PairCount>();
+        var pairs = new Dictionary<long, PairCount>(PairKeys.Comparer);
         var present = new List<int>();
         var seen = new HashSet<int>();
         for (var s = 0; s < data.Count; s++)
@@ -303,7 +371,7 @@ public static class PatternMiner
             seen.Clear();
             foreach (var item in data.Items[s])
             {
-                if (data.IsExact[item] && data.Frequent(item, options) && seen.Add(item)) present.Add(item);
+                if (data.IsExact[item] && data.Frequent(item, options) && data.CanReach(item, options.CoOccurrenceMinLift) && seen.Add(item)) present.Add(item);
             }
             present.Sort();
             for (var i = 0; i < present.Count; i++)
@@ -322,9 +390,10 @@ public static class PatternMiner
         {
             if (count.Sessions < options.MinSessions || count.Days < options.MinDays) continue;
             var (a, b) = Unpack(key);
-            var lift = (double)count.Sessions * data.Count / ((double)data.Support[a] * data.Support[b]);
+            if (LowerBound(count.Sessions, Math.Min(data.Support[a], data.Support[b])) < options.MinConfidence) continue;
             var confidence = (double)count.Sessions / Math.Min(data.Support[a], data.Support[b]);
-            if (lift < options.CoOccurrenceMinLift || LowerBound(count.Sessions, Math.Min(data.Support[a], data.Support[b])) < options.MinConfidence) continue;
+            var lift = count.Sessions / Math.Max(data.Expected(data.SourcesOf[a], b), 1e-9);
+            if (lift < options.CoOccurrenceMinLift) continue;
             if (inSequences.Any(steps => steps.Contains(data.Hashes[a]) && steps.Contains(data.Hashes[b]))) continue;
             DateTime first = DateTime.MaxValue, last = DateTime.MinValue;
             var examples = new List<(int, int)>();
@@ -353,7 +422,7 @@ public static class PatternMiner
         var sourceIndex = new Dictionary<Guid, int>();
         var activeDates = new List<HashSet<int>>();
         var activity = new List<Dictionary<int, List<int>>>();
-        var occurrences = new Dictionary<long, List<Occurrence>>();
+        var occurrences = new Dictionary<long, List<Occurrence>>(PairKeys.Comparer);
         for (var s = 0; s < data.Count; s++)
         {
             var session = data.Sessions[s];

@@ -19,6 +19,10 @@ public sealed class PatternOptions : IValidatableObject
     [Range(1, 1440, ErrorMessage = "Patterns:StepGapMinutes (env Patterns__StepGapMinutes): must be from 1 to 1440. Fix: e.g. 5.")]
     public int StepGapMinutes { get; set; } = 5;
 
+    /// <summary>The most events between two steps of a sequence (the next step is among the next this many events).</summary>
+    [Range(1, 100, ErrorMessage = "Patterns:StepWindowEvents (env Patterns__StepWindowEvents): must be from 1 to 100. Fix: e.g. 10.")]
+    public int StepWindowEvents { get; set; } = 10;
+
     /// <summary>Mining looks at the sessions that started within this many days.</summary>
     [Range(1, 365, ErrorMessage = "Patterns:LookbackDays (env Patterns__LookbackDays): must be from 1 to 365. Fix: e.g. 30.")]
     public int LookbackDays { get; set; } = 30;
@@ -40,8 +44,8 @@ public sealed class PatternOptions : IValidatableObject
     public double MinLift { get; set; } = 2.0;
 
     /// <summary>Co-occurrences: how many times likelier than chance two files are touched in the same session.</summary>
-    [Range(1.0, 1000.0, ErrorMessage = "Patterns:CoOccurrenceMinLift (env Patterns__CoOccurrenceMinLift): must be from 1 to 1000. Fix: e.g. 3.")]
-    public double CoOccurrenceMinLift { get; set; } = 3.0;
+    [Range(1.0, 1000.0, ErrorMessage = "Patterns:CoOccurrenceMinLift (env Patterns__CoOccurrenceMinLift): must be from 1 to 1000. Fix: e.g. 2.")]
+    public double CoOccurrenceMinLift { get; set; } = 2.0;
 
     /// <summary>A file stands for itself (not its directory template) when it recurs and holds this share of its template's sessions.</summary>
     [Range(0.01, 1.0, ErrorMessage = "Patterns:ExactFileShare (env Patterns__ExactFileShare): must be from 0.01 to 1. Fix: e.g. 0.5.")]

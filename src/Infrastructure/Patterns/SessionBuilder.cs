@@ -31,6 +31,7 @@ public sealed class SessionBuilder
         DateTime safe, PatternOptions options, CancellationToken cancellationToken)
     {
         var builder = new SessionBuilder();
+        var tt = System.Diagnostics.Stopwatch.StartNew();
         var sourceIds = new List<Guid>();
         var sourceIndex = new Dictionary<Guid, int>();
         var lastReceived = new Dictionary<Guid, DateTime>();
@@ -74,9 +75,11 @@ public sealed class SessionBuilder
                 if (fresh) builder.Count(DateOnly.FromDateTime(occurredAt), type, sourceId, key.Template);
             }
         }
+        Console.Error.WriteLine($"TIMING query {tt.ElapsedMilliseconds}"); tt.Restart();
         builder.EventsRead = rows.Count(r => r.Fresh);
         rows.Sort((x, y) => x.Source != y.Source ? x.Source.CompareTo(y.Source) : x.OccurredAt != y.OccurredAt ? x.OccurredAt.CompareTo(y.OccurredAt) : x.Id.CompareTo(y.Id));
 
+        Console.Error.WriteLine($"TIMING sort {tt.ElapsedMilliseconds}"); tt.Restart();
         var gap = options.SessionGap;
         var start = 0;
         for (var i = 1; i <= rows.Count; i++)
@@ -104,6 +107,7 @@ public sealed class SessionBuilder
             lastReceived.Remove(sourceId);
             start = i;
         }
+        Console.Error.WriteLine($"TIMING sessionize {tt.ElapsedMilliseconds}"); tt.Restart();
         // Sources whose open session had no events to read (removed by retention) are closed.
         foreach (var (sourceId, received) in lastReceived) builder._sources.Add((sourceId, null, received));
         return builder;
@@ -137,6 +141,7 @@ public sealed class SessionBuilder
     /// <summary>Writes the closed sessions (binary COPY), the sources' tails, new items and the rollups.</summary>
     public async Task SaveAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid orgId, CancellationToken cancellationToken)
     {
+        var tt = System.Diagnostics.Stopwatch.StartNew();
         if (_closed.Count > 0)
         {
             await using var copy = await connection.BeginBinaryImportAsync(
@@ -155,6 +160,7 @@ public sealed class SessionBuilder
             }
             await copy.CompleteAsync(cancellationToken);
         }
+        Console.Error.WriteLine($"TIMING copy {tt.ElapsedMilliseconds}"); tt.Restart();
         await ExecuteAsync(connection, transaction, """
             INSERT INTO pattern_sources (org_id, source_id, tail_start, last_received_at)
             SELECT $1, s, t, r FROM unnest($2::uuid[], $3::timestamptz[], $4::timestamptz[]) AS x(s, t, r)
@@ -167,6 +173,7 @@ public sealed class SessionBuilder
             ON CONFLICT (org_id, hash) DO NOTHING
             """, cancellationToken, orgId, items.Select(i => i.Key).ToArray(), items.Select(i => i.Value.Type).ToArray(),
             items.Select(i => i.Value.Tool).ToArray(), items.Select(i => i.Value.Path).ToArray(), items.Select(i => i.Value.Exact).ToArray());
+        Console.Error.WriteLine($"TIMING sources+items {tt.ElapsedMilliseconds}"); tt.Restart();
         await ExecuteAsync(connection, transaction, """
             INSERT INTO event_rollup_types (org_id, day, type, events) SELECT $1, d, k, n FROM unnest($2::date[], $3::text[], $4::bigint[]) AS x(d, k, n)
             ON CONFLICT (org_id, day, type) DO UPDATE SET events = event_rollup_types.events + excluded.events

@@ -10,7 +10,7 @@ public sealed class PatternGenerator(PatternGenerator.Settings settings)
 {
     /// <param name="Noise">The share of events that belong to no planted habit (0.8: four noise events for every planted one).</param>
     public sealed record Settings(int Seed = 7, int Days = 30, int Users = 20, double Noise = 0.8, int SessionsPerDay = 3, double HabitChance = 0.4,
-        int MinNoisePerSession = 4, DateTime? End = null);
+        int MinNoisePerSession = 4, DateTime? End = null, int MinSpacingSeconds = 5, int MaxSpacingSeconds = 40);
 
     public sealed record Event(Guid Id, Guid SourceId, string Type, string? Tool, string Path, DateTime OccurredAt);
 
@@ -114,14 +114,18 @@ public sealed class PatternGenerator(PatternGenerator.Settings settings)
                         var (a, b) = random.Next(2) == 0 ? CoOccurrences[k] : (CoOccurrences[k].B, CoOccurrences[k].A);
                         planted.Add([("file_modified", (string?)null, a), ("file_modified", null, b)]);
                     }
-                    var plantedCount = planted.Sum(p => p.Count);
-                    var noiseCount = Math.Max(settings.MinNoisePerSession, (int)Math.Round(plantedCount * settings.Noise / (1 - settings.Noise)));
+                    // Noise does not depend on what this session holds: its length is drawn around what makes noise the
+                    // set share of the user's events (a session with a habit is not longer because of it, by much).
+                    var expectedPlanted = settings.HabitChance * (Enumerable.Range(0, Sequences.Length).Where(k => sequenceUsers[k].Contains(user)).Sum(k => Sequences[k].Length)
+                        + 2 * Enumerable.Range(0, CoOccurrences.Length).Count(k => pairUsers[k].Contains(user)));
+                    var noiseCount = Math.Max(settings.MinNoisePerSession,
+                        (int)Math.Round(expectedPlanted * settings.Noise / (1 - settings.Noise) * (0.5 + random.NextDouble())));
                     var timeline = Interleave(random, planted, noiseCount, () => NoiseEvent(random, noiseFiles[user]));
                     var at = day.AddMinutes(startMinute + random.Next(0, 20));
                     foreach (var (type, tool, path) in timeline)
                     {
                         events.Add(new Event(NextId(), source, type, tool, path, at));
-                        at = at.AddSeconds(random.Next(5, 40));
+                        at = at.AddSeconds(random.Next(settings.MinSpacingSeconds, settings.MaxSpacingSeconds));
                     }
                 }
             }
