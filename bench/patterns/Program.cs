@@ -54,8 +54,12 @@ var scanAgain = await ScanAsync(orgId);
 var floor = (scan + scanAgain) / 2;
 Console.WriteLine($"1. plain scan of the rows      {scan:0.000} s, again {scanAgain:0.000} s (baseline: their mean)");
 Console.WriteLine($"   full detection              {full.Elapsed.TotalSeconds:0.000} s: {stats.SessionsMined:N0} sessions, {stats.Patterns} patterns, {stats.NewSuggestions} suggestions");
+Console.WriteLine($"     read and keep sessions    {stats.ReadSeconds:0.000} s; load and mine {stats.MineSeconds:0.000} s; write {stats.WriteSeconds:0.000} s");
 Console.WriteLine($"   ratio detection/scan        {full.Elapsed.TotalSeconds / floor:0.00}   (target <= 3)");
 Console.WriteLine($"   peak RSS during detection   {peak:N0} MB (process before: {before:N0} MB)");
+var (bigPrecision, bigRecall, bigMissed, bigExtra) = PatternGenerator.Score(big.Truth(), await DetectedAsync(orgId));
+Console.WriteLine($"   planted patterns found      precision {bigPrecision:0.00}, recall {bigRecall:0.00}");
+foreach (var extra in bigExtra.Take(int.Parse(Environment.GetEnvironmentVariable("SHOW_EXTRA") ?? "0"))) Console.WriteLine($"     extra: {extra}");
 
 // ---- 2. an incremental run over newEvents new ones (a day later of the same people) -----------------------------------
 var later = new PatternGenerator(new PatternGenerator.Settings(Seed: seed + 1, Days: 1, Users: users, Noise: 0.9,
@@ -69,6 +73,7 @@ var incremental = Stopwatch.StartNew();
 var step = await detection.RunAsync(orgId, CancellationToken.None) ?? throw new InvalidOperationException("locked");
 incremental.Stop();
 Console.WriteLine($"2. incremental run             {incremental.Elapsed.TotalSeconds:0.000} s over {step.EventsRead:N0} new events ({step.SessionsClosed} sessions closed, {step.SessionsMined:N0} mined)   (target <= 1 s)");
+Console.WriteLine($"     read and keep sessions    {step.ReadSeconds:0.000} s; load and mine {step.MineSeconds:0.000} s; write {step.WriteSeconds:0.000} s");
 
 // ---- 3. the overview on a million events ------------------------------------------------------------------------------
 await InsertAsync(orgId, new PatternGenerator(new PatternGenerator.Settings(Seed: seed + 2, Days: 1, Users: users, Noise: 0.9, MinNoisePerSession: 30,

@@ -10,7 +10,11 @@ using Service.Infrastructure.Database;
 namespace Service.Infrastructure.Patterns;
 
 /// <summary>What one detection run did, kept as the organization's detection status.</summary>
-public sealed record DetectionStats(int EventsRead, int SessionsClosed, int SessionsMined, int Patterns, int NewSuggestions, double Seconds, bool Mined);
+/// <param name="ReadSeconds">Reading new events and keeping sessions and rollups.</param>
+/// <param name="MineSeconds">Loading the closed sessions of the lookback window and mining them.</param>
+/// <param name="WriteSeconds">Writing patterns and suggestions.</param>
+public sealed record DetectionStats(int EventsRead, int SessionsClosed, int SessionsMined, int Patterns, int NewSuggestions, double Seconds, bool Mined,
+    double ReadSeconds = 0, double MineSeconds = 0, double WriteSeconds = 0);
 
 /// <summary>
 /// One organization's detection run, in one transaction under an advisory lock (one run per organization at a time,
@@ -80,17 +84,22 @@ public sealed class PatternDetection(
         await batch.SaveAsync(connection, transaction, orgId, cancellationToken);
 
         var mined = batch.ClosedSessions > 0 || requested;
+        var read = clock.Elapsed.TotalSeconds;
+        double mine = read, write = read;
         int sessionsMined = 0, patterns = 0, newSuggestions = 0;
         if (mined)
         {
             var sessions = await LoadSessionsAsync(connection, transaction, orgId, o, cancellationToken);
             sessionsMined = sessions.Count;
-            var found = PatternMiner.Mine(sessions.Select(s => s.Session).ToList(), o);
-            var written = await PatternWriter.WriteAsync(connection, transaction, orgId, found, sessions.Select(s => s.Id).ToArray(), o, time.GetUtcNow(), cancellationToken);
+            var found = PatternMiner.Mine(sessions, o);
+            mine = clock.Elapsed.TotalSeconds;
+            var written = await PatternWriter.WriteAsync(connection, transaction, orgId, found, sessions, o, time.GetUtcNow(), cancellationToken);
             patterns = written.Count;
             newSuggestions = await suggestions.WriteAsync(connection, transaction, orgId, written, time.GetUtcNow(), cancellationToken);
+            write = clock.Elapsed.TotalSeconds;
         }
-        var stats = new DetectionStats(batch.EventsRead, batch.ClosedSessions, sessionsMined, patterns, newSuggestions, Math.Round(clock.Elapsed.TotalSeconds, 3), mined);
+        var stats = new DetectionStats(batch.EventsRead, batch.ClosedSessions, sessionsMined, patterns, newSuggestions, Math.Round(clock.Elapsed.TotalSeconds, 3), mined,
+            Math.Round(read, 3), Math.Round(mine - read, 3), Math.Round(write - mine, 3));
         await connection.ExecuteAsync(new CommandDefinition("""
             UPDATE pattern_state SET watermark = @safe, status = 'succeeded', finished_at = now(), error = NULL, stats = @stats::jsonb WHERE org_id = @orgId
             """, new { orgId, safe, stats = JsonSerializer.Serialize(stats, JsonSerializerOptions.Web) }, transaction, cancellationToken: cancellationToken));
@@ -99,14 +108,12 @@ public sealed class PatternDetection(
         return stats;
     }
 
-    private sealed record StoredSession(long Id, MinedSession Session);
-
-    private static async Task<List<StoredSession>> LoadSessionsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid orgId,
+    private static async Task<List<MinedSession>> LoadSessionsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid orgId,
         PatternOptions o, CancellationToken cancellationToken)
     {
-        var sessions = new List<StoredSession>();
+        var sessions = new List<MinedSession>();
         await using var command = new NpgsqlCommand("""
-            SELECT id, source_id, started_at, items, exacts, offsets FROM pattern_sessions
+            SELECT source_id, started_at, items, exacts, offsets FROM pattern_sessions
             WHERE org_id = $1 AND started_at >= now() - make_interval(days => $2)
             ORDER BY started_at, source_id, id
             """, connection, transaction);
@@ -115,8 +122,8 @@ public sealed class PatternDetection(
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            sessions.Add(new StoredSession(reader.GetInt64(0), new MinedSession(reader.GetGuid(1), reader.GetDateTime(2),
-                reader.GetFieldValue<long[]>(3), reader.GetFieldValue<long[]>(4), reader.GetFieldValue<int[]>(5))));
+            sessions.Add(new MinedSession(reader.GetGuid(0), reader.GetDateTime(1), reader.GetFieldValue<long[]>(2), reader.GetFieldValue<long[]>(3),
+                reader.GetFieldValue<int[]>(4)));
         }
         return sessions;
     }

@@ -61,6 +61,26 @@ public static class PatternMiner
         public required List<(int Source, int Sessions)>[] SourcesOf;
         public required double[] LowestShare;
         public required Dictionary<long, int> BySource;
+        public required Dictionary<long, int> EventsBySource;
+        public required int[] EventsPerSource;
+        public required List<int>[] LengthsBySource;
+
+        /// <summary>
+        /// Sessions expected to have both, were each file's events spread at random over its source's events: a long
+        /// session holds more of everything, so two unrelated files meet more often in long ones.
+        /// </summary>
+        public double ExpectedBySize(int a, int b)
+        {
+            var expected = 0.0;
+            foreach (var (source, _) in SourcesOf[a])
+            {
+                if (!EventsBySource.TryGetValue(Pack(b, source), out var eventsOfB)) continue;
+                var pa = (double)EventsBySource[Pack(a, source)] / EventsPerSource[source];
+                var pb = (double)eventsOfB / EventsPerSource[source];
+                foreach (var length in LengthsBySource[source]) expected += (1 - Math.Pow(1 - pa, length)) * (1 - Math.Pow(1 - pb, length));
+            }
+            return expected;
+        }
 
         public int Count => Items.Length;
 
@@ -131,14 +151,20 @@ public static class PatternMiner
         var sourceOf = new int[sessions.Count];
         var perSource = new List<int>();
         var bySource = new Dictionary<long, int>(PairKeys.Comparer);
+        var eventsBySource = new Dictionary<long, int>(PairKeys.Comparer);
+        var eventsPerSource = new List<int>();
+        var lengths = new List<List<int>>();
         for (var s = 0; s < items.Length; s++)
         {
             ref var source = ref CollectionsMarshal.GetValueRefOrAddDefault(sourceIds, sessions[s].SourceId, out var known);
-            if (!known) { source = perSource.Count; perSource.Add(0); }
+            if (!known) { source = perSource.Count; perSource.Add(0); eventsPerSource.Add(0); lengths.Add([]); }
             sourceOf[s] = source;
             perSource[source]++;
+            eventsPerSource[source] += items[s].Length;
+            lengths[source].Add(items[s].Length);
             foreach (var item in items[s])
             {
+                if (useExact[item]) CollectionsMarshal.GetValueRefOrAddDefault(eventsBySource, Pack(item, source), out _)++;
                 if (lastSession[item] == s + 1) continue;
                 lastSession[item] = s + 1;
                 support[item]++;
@@ -161,7 +187,8 @@ public static class PatternMiner
         {
             Sessions = sessions, Items = items, Days = days, Hashes = [.. hashes], IsExact = useExact, Support = support,
             SupportDays = supportDays, SessionsOf = sessionsOf, Zone = zone, SourceOf = sourceOf, SessionsPerSource = [.. perSource],
-            SourcesOf = sourcesOf, LowestShare = lowestShare, BySource = bySource,
+            SourcesOf = sourcesOf, LowestShare = lowestShare, BySource = bySource, EventsBySource = eventsBySource,
+            EventsPerSource = [.. eventsPerSource], LengthsBySource = [.. lengths],
         };
     }
 
@@ -263,10 +290,9 @@ public static class PatternMiner
     /// what the thresholds compare, so that 5 sessions out of 5 cannot pass for a habit by luck (among the thousands of
     /// item pairs a team's noise offers, some will) while 40 of 45 do.
     /// </summary>
-    public static double LowerBound(int hits, int trials)
+    public static double LowerBound(int hits, int trials, double z = 3.0)
     {
         if (trials <= 0) return 0;
-        const double z = 3.0;
         var p = Math.Min(1.0, (double)hits / trials);
         var n = (double)trials;
         return (p + z * z / (2 * n) - z * Math.Sqrt((p * (1 - p) + z * z / (4 * n)) / n)) / (1 + z * z / n);
@@ -279,6 +305,16 @@ public static class PatternMiner
     }
 
     /// <param name="BySource">Its sessions per source (what the next step's chance is judged against).</param>
+    /// <summary>
+    /// The z whose upper tail is <paramref name="p"/> (Abramowitz and Stegun 26.2.23, within 0.0005): with m pairs
+    /// tested, z of 0.05 / m keeps the chance of one false pair by luck at 5 % (Bonferroni).
+    /// </summary>
+    public static double UpperTailZ(double p)
+    {
+        var t = Math.Sqrt(-2 * Math.Log(Math.Clamp(p, 1e-300, 0.5)));
+        return t - (2.515517 + 0.802853 * t + 0.010328 * t * t) / (1 + 1.432788 * t + 0.189269 * t * t + 0.001308 * t * t * t);
+    }
+
     private sealed record Candidate(int[] Steps, int Sessions, int Days, double Confidence, double Lift, List<(int Source, int Sessions)> BySource);
 
     private static long Pack(int a, int b) => ((long)a << 32) | (uint)b;
@@ -385,14 +421,16 @@ public static class PatternMiner
             }
         }
         var inSequences = sequences.Select(p => p.Steps.ToHashSet()).ToList();
+        // Every pair of recurring files is a test; a busy team offers millions of them, and some pass any fixed bar by luck.
+        var z = Math.Max(3.0, UpperTailZ(0.05 / Math.Max(1, pairs.Count)));
         var found = new List<FoundPattern>();
         foreach (var (key, count) in pairs)
         {
             if (count.Sessions < options.MinSessions || count.Days < options.MinDays) continue;
             var (a, b) = Unpack(key);
-            if (LowerBound(count.Sessions, Math.Min(data.Support[a], data.Support[b])) < options.MinConfidence) continue;
+            if (LowerBound(count.Sessions, Math.Min(data.Support[a], data.Support[b]), z) < options.MinConfidence) continue;
             var confidence = (double)count.Sessions / Math.Min(data.Support[a], data.Support[b]);
-            var lift = count.Sessions / Math.Max(data.Expected(data.SourcesOf[a], b), 1e-9);
+            var lift = count.Sessions / Math.Max(Math.Max(data.Expected(data.SourcesOf[a], b), data.ExpectedBySize(a, b)), 1e-9);
             if (lift < options.CoOccurrenceMinLift) continue;
             if (inSequences.Any(steps => steps.Contains(data.Hashes[a]) && steps.Contains(data.Hashes[b]))) continue;
             DateTime first = DateTime.MaxValue, last = DateTime.MinValue;

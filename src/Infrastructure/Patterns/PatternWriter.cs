@@ -18,7 +18,7 @@ public sealed record WrittenPattern(Guid Id, string Fingerprint, string Kind, IR
 public static class PatternWriter
 {
     public static async Task<List<WrittenPattern>> WriteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid orgId,
-        IReadOnlyList<FoundPattern> found, long[] sessionIds, PatternOptions options, DateTimeOffset now, CancellationToken cancellationToken)
+        IReadOnlyList<FoundPattern> found, IReadOnlyList<MinedSession> sessions, PatternOptions options, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var hashes = found.SelectMany(p => p.Steps).Distinct().ToArray();
         var items = (await connection.QueryAsync<(long Hash, string Type, string? Tool, string Path, bool Exact)>(new CommandDefinition(
@@ -32,13 +32,31 @@ public static class PatternWriter
             .SelectMany(g => g.OrderByDescending(p => p.Sessions * p.Confidence).ThenBy(p => Fingerprint(p, items)).Take(options.MaxPatternsPerKind))
             .ToList();
 
-        // Example event ids, read from the sessions' stored ids in one query.
-        var refs = kept.SelectMany((p, k) => p.Examples.Select(e => (Pattern: k, Session: sessionIds[e.Session], Position: e.Position + 1))).ToList();
+        // Example events, found again from the session's source, the second of the example and its exact item (an event
+        // removed by retention meanwhile has no example).
+        var refs = kept.SelectMany((p, k) => p.Examples.Select(e => (Pattern: k, Session: sessions[e.Session], e.Position))).ToList();
+        var exacts = refs.Select(r => r.Session.Exacts[r.Position]).Distinct().ToArray();
+        var files = (await connection.QueryAsync<(long Hash, string Type, string? Tool, string Path)>(new CommandDefinition(
+            "SELECT hash, type, tool, path FROM pattern_items WHERE org_id = @orgId AND hash = ANY(@exacts)",
+            new { orgId, exacts }, transaction, cancellationToken: cancellationToken))).ToDictionary(i => i.Hash);
+        var located = refs.Where(r => files.ContainsKey(r.Session.Exacts[r.Position])).ToList();
         var exampleIds = (await connection.QueryAsync<(int Pattern, Guid EventId)>(new CommandDefinition("""
-            SELECT x.p, s.event_ids[x.pos] FROM unnest(@patterns::int[], @sessions::bigint[], @positions::int[]) WITH ORDINALITY AS x(p, sid, pos, n)
-            JOIN pattern_sessions s ON s.id = x.sid ORDER BY x.n
-            """, new { patterns = refs.Select(r => r.Pattern).ToArray(), sessions = refs.Select(r => r.Session).ToArray(), positions = refs.Select(r => r.Position).ToArray() },
-            transaction, cancellationToken: cancellationToken))).ToLookup(x => x.Pattern, x => x.EventId);
+            SELECT x.p, e.id
+            FROM unnest(@patterns::int[], @sources::uuid[], @froms::timestamptz[], @types::text[], @tools::text[], @paths::text[]) WITH ORDINALITY
+                AS x(p, source, at, type, tool, path, n)
+            CROSS JOIN LATERAL (
+                SELECT e.id FROM events e
+                WHERE e.org_id = @orgId AND e.source_id = x.source AND e.occurred_at >= x.at AND e.occurred_at < x.at + interval '1 second'
+                  AND e.type = x.type AND e.path = x.path AND e.tool IS NOT DISTINCT FROM x.tool
+                ORDER BY e.occurred_at, e.id LIMIT 1) e
+            ORDER BY x.n
+            """, new
+            {
+                orgId, patterns = located.Select(r => r.Pattern).ToArray(), sources = located.Select(r => r.Session.SourceId).ToArray(),
+                froms = located.Select(r => r.Session.StartedAt.AddSeconds(r.Session.Offsets[r.Position])).ToArray(),
+                types = located.Select(r => files[r.Session.Exacts[r.Position]].Type).ToArray(), tools = located.Select(r => files[r.Session.Exacts[r.Position]].Tool).ToArray(),
+                paths = located.Select(r => files[r.Session.Exacts[r.Position]].Path).ToArray(),
+            }, transaction, cancellationToken: cancellationToken))).ToLookup(x => x.Pattern, x => x.EventId);
 
         var written = new List<WrittenPattern>();
         for (var k = 0; k < kept.Count; k++)

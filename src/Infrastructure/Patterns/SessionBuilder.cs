@@ -13,16 +13,55 @@ namespace Service.Infrastructure.Patterns;
 /// </summary>
 public sealed class SessionBuilder
 {
-    private readonly record struct Row(Guid Id, int Source, DateTime OccurredAt, DateTime ReceivedAt, long Item, long Exact, bool Fresh);
+    private readonly record struct Row(Guid Id, int Source, DateTime OccurredAt, DateTime ReceivedAt, int Key, bool Fresh);
 
-    private sealed record Session(Guid SourceId, DateTime StartedAt, DateTime EndedAt, long[] Items, long[] Exacts, int[] Offsets, Guid[] EventIds);
+    /// <summary>What one distinct (type, tool, path) stands for: its two item hashes and its template.</summary>
+    private readonly record struct Key(long Item, long Exact, int Type, int Template);
+
+    private readonly struct ByTime : IComparer<Row>
+    {
+        public int Compare(Row x, Row y) => x.OccurredAt != y.OccurredAt ? x.OccurredAt.CompareTo(y.OccurredAt) : x.Id.CompareTo(y.Id);
+    }
+
+    /// <summary>
+    /// Rows grouped by source (a counting sort), each source's in time order. A source's events mostly arrive in
+    /// order, so most groups are only checked, not sorted.
+    /// </summary>
+    private static List<Row> InSessionOrder(List<Row> rows, int sources)
+    {
+        var starts = new int[sources + 1];
+        foreach (var row in rows) starts[row.Source + 1]++;
+        for (var i = 1; i <= sources; i++) starts[i] += starts[i - 1];
+        var next = (int[])starts.Clone();
+        var ordered = new Row[rows.Count];
+        foreach (var row in rows) ordered[next[row.Source]++] = row;
+        var comparer = new ByTime();
+        for (var source = 0; source < sources; source++)
+        {
+            var span = ordered.AsSpan(starts[source], starts[source + 1] - starts[source]);
+            for (var i = 1; i < span.Length; i++)
+            {
+                if (comparer.Compare(span[i - 1], span[i]) <= 0) continue;
+                span.Sort(comparer);
+                break;
+            }
+        }
+        return [.. ordered];
+    }
+
+    private sealed record Session(Guid SourceId, DateTime StartedAt, DateTime EndedAt, long[] Items, long[] Exacts, int[] Offsets);
 
     private readonly List<Session> _closed = [];
     private readonly List<(Guid Source, DateTime? TailStart, DateTime LastReceived)> _sources = [];
     private readonly Dictionary<long, (string Type, string? Tool, string Path, bool Exact)> _items = [];
-    private readonly Dictionary<(DateOnly Day, string Type), long> _byType = [];
-    private readonly Dictionary<(DateOnly Day, Guid Source), long> _bySource = [];
-    private readonly Dictionary<(DateOnly Day, string Template), long> _byTemplate = [];
+    // New events by day (DayNumber) and type, source or template (indexes into _types, _sourceIds, _templates).
+    private readonly Dictionary<(int Day, int Type), long> _byType = [];
+    private readonly Dictionary<(int Day, int Source), long> _bySource = [];
+    private readonly Dictionary<(int Day, int Template), long> _byTemplate = [];
+    private readonly List<string> _types = [];
+    private readonly List<string> _templates = [];
+    private readonly List<Key> _keys = [];
+    private readonly List<Guid> _sourceIds = [];
 
     public int EventsRead { get; private set; }
     public int ClosedSessions => _closed.Count;
@@ -31,8 +70,7 @@ public sealed class SessionBuilder
         DateTime safe, PatternOptions options, CancellationToken cancellationToken)
     {
         var builder = new SessionBuilder();
-        var tt = System.Diagnostics.Stopwatch.StartNew();
-        var sourceIds = new List<Guid>();
+        var sourceIds = builder._sourceIds;
         var sourceIndex = new Dictionary<Guid, int>();
         var lastReceived = new Dictionary<Guid, DateTime>();
         await using (var sources = new NpgsqlCommand("SELECT source_id, last_received_at FROM pattern_sources WHERE org_id = $1 AND tail_start IS NOT NULL", connection, transaction))
@@ -42,7 +80,15 @@ public sealed class SessionBuilder
             while (await reader.ReadAsync(cancellationToken)) lastReceived[reader.GetGuid(0)] = reader.GetDateTime(1);
         }
         var rows = new List<Row>();
-        var keys = new Dictionary<(string Type, string? Tool, string Path), (long Item, long Exact, string Template)>();
+        var keys = new Dictionary<(string Type, string? Tool, string Path), int>();
+        var types = new Dictionary<string, int>();
+        var templates = new Dictionary<string, int>();
+        int Index(Dictionary<string, int> index, List<string> list, string value)
+        {
+            ref var found = ref CollectionsMarshal.GetValueRefOrAddDefault(index, value, out var exists);
+            if (!exists) { found = list.Count; list.Add(value); }
+            return found;
+        }
         await using (var command = new NpgsqlCommand("""
             SELECT e.id, e.source_id, e.type, e.tool, e.path, e.occurred_at, e.received_at, true
             FROM events e WHERE e.org_id = $1 AND e.received_at > $2 AND e.received_at <= $3
@@ -66,20 +112,26 @@ public sealed class SessionBuilder
                 if (!seen)
                 {
                     var template = PatternItem.Template(path);
-                    key = (PatternItem.HashOf(type, tool, template, false), PatternItem.HashOf(type, tool, path, true), template);
-                    builder._items.TryAdd(key.Item, (type, tool, template, false));
-                    builder._items.TryAdd(key.Exact, (type, tool, path, true));
+                    key = builder._keys.Count;
+                    builder._keys.Add(new Key(PatternItem.HashOf(type, tool, template, false), PatternItem.HashOf(type, tool, path, true),
+                        Index(types, builder._types, type), Index(templates, builder._templates, template)));
+                    builder._items.TryAdd(builder._keys[key].Item, (type, tool, template, false));
+                    builder._items.TryAdd(builder._keys[key].Exact, (type, tool, path, true));
                 }
                 var (occurredAt, receivedAt, fresh) = (reader.GetDateTime(5), reader.GetDateTime(6), reader.GetBoolean(7));
-                rows.Add(new Row(reader.GetGuid(0), source, occurredAt, receivedAt, key.Item, key.Exact, fresh));
-                if (fresh) builder.Count(DateOnly.FromDateTime(occurredAt), type, sourceId, key.Template);
+                rows.Add(new Row(reader.GetGuid(0), source, occurredAt, receivedAt, key, fresh));
+                if (fresh)
+                {
+                    var day = DateOnly.FromDateTime(occurredAt).DayNumber;
+                    CollectionsMarshal.GetValueRefOrAddDefault(builder._byType, (day, builder._keys[key].Type), out _)++;
+                    CollectionsMarshal.GetValueRefOrAddDefault(builder._bySource, (day, source), out _)++;
+                    CollectionsMarshal.GetValueRefOrAddDefault(builder._byTemplate, (day, builder._keys[key].Template), out _)++;
+                }
             }
         }
-        Console.Error.WriteLine($"TIMING query {tt.ElapsedMilliseconds}"); tt.Restart();
         builder.EventsRead = rows.Count(r => r.Fresh);
-        rows.Sort((x, y) => x.Source != y.Source ? x.Source.CompareTo(y.Source) : x.OccurredAt != y.OccurredAt ? x.OccurredAt.CompareTo(y.OccurredAt) : x.Id.CompareTo(y.Id));
+        rows = InSessionOrder(rows, sourceIds.Count);
 
-        Console.Error.WriteLine($"TIMING sort {tt.ElapsedMilliseconds}"); tt.Restart();
         var gap = options.SessionGap;
         var start = 0;
         for (var i = 1; i <= rows.Count; i++)
@@ -90,7 +142,7 @@ public sealed class SessionBuilder
             var sourceId = sourceIds[rows[start].Source];
             if (!endOfSource)
             {
-                builder._closed.Add(Build(sourceId, rows, start, i));
+                builder._closed.Add(builder.Build(sourceId, rows, start, i));
                 start = i;
                 continue;
             }
@@ -100,52 +152,42 @@ public sealed class SessionBuilder
             for (var k = start; k < i; k++) if (rows[k].ReceivedAt > quietSince) quietSince = rows[k].ReceivedAt;
             if (safe - quietSince > gap)
             {
-                builder._closed.Add(Build(sourceId, rows, start, i));
+                builder._closed.Add(builder.Build(sourceId, rows, start, i));
                 builder._sources.Add((sourceId, null, quietSince));
             }
             else builder._sources.Add((sourceId, rows[start].OccurredAt, quietSince));
             lastReceived.Remove(sourceId);
             start = i;
         }
-        Console.Error.WriteLine($"TIMING sessionize {tt.ElapsedMilliseconds}"); tt.Restart();
         // Sources whose open session had no events to read (removed by retention) are closed.
         foreach (var (sourceId, received) in lastReceived) builder._sources.Add((sourceId, null, received));
         return builder;
     }
 
-    private static Session Build(Guid sourceId, List<Row> rows, int start, int end)
+    private Session Build(Guid sourceId, List<Row> rows, int start, int end)
     {
         var span = CollectionsMarshal.AsSpan(rows)[start..end];
         var first = span[0].OccurredAt;
         var offsets = new int[span.Length];
         var items = new long[span.Length];
         var exacts = new long[span.Length];
-        var ids = new Guid[span.Length];
         for (var k = 0; k < span.Length; k++)
         {
             offsets[k] = (int)Math.Min(int.MaxValue, (span[k].OccurredAt - first).TotalSeconds);
-            items[k] = span[k].Item;
-            exacts[k] = span[k].Exact;
-            ids[k] = span[k].Id;
+            items[k] = _keys[span[k].Key].Item;
+            exacts[k] = _keys[span[k].Key].Exact;
         }
-        return new Session(sourceId, first, span[^1].OccurredAt, items, exacts, offsets, ids);
+        return new Session(sourceId, first, span[^1].OccurredAt, items, exacts, offsets);
     }
 
-    private void Count(DateOnly day, string type, Guid source, string template)
-    {
-        CollectionsMarshal.GetValueRefOrAddDefault(_byType, (day, type), out _)++;
-        CollectionsMarshal.GetValueRefOrAddDefault(_bySource, (day, source), out _)++;
-        CollectionsMarshal.GetValueRefOrAddDefault(_byTemplate, (day, template), out _)++;
-    }
 
     /// <summary>Writes the closed sessions (binary COPY), the sources' tails, new items and the rollups.</summary>
     public async Task SaveAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid orgId, CancellationToken cancellationToken)
     {
-        var tt = System.Diagnostics.Stopwatch.StartNew();
         if (_closed.Count > 0)
         {
             await using var copy = await connection.BeginBinaryImportAsync(
-                "COPY pattern_sessions (org_id, source_id, started_at, ended_at, items, exacts, offsets, event_ids) FROM STDIN (FORMAT BINARY)", cancellationToken);
+                "COPY pattern_sessions (org_id, source_id, started_at, ended_at, items, exacts, offsets) FROM STDIN (FORMAT BINARY)", cancellationToken);
             foreach (var session in _closed)
             {
                 await copy.StartRowAsync(cancellationToken);
@@ -156,11 +198,9 @@ public sealed class SessionBuilder
                 await copy.WriteAsync(session.Items, NpgsqlDbType.Array | NpgsqlDbType.Bigint, cancellationToken);
                 await copy.WriteAsync(session.Exacts, NpgsqlDbType.Array | NpgsqlDbType.Bigint, cancellationToken);
                 await copy.WriteAsync(session.Offsets, NpgsqlDbType.Array | NpgsqlDbType.Integer, cancellationToken);
-                await copy.WriteAsync(session.EventIds, NpgsqlDbType.Array | NpgsqlDbType.Uuid, cancellationToken);
             }
             await copy.CompleteAsync(cancellationToken);
         }
-        Console.Error.WriteLine($"TIMING copy {tt.ElapsedMilliseconds}"); tt.Restart();
         await ExecuteAsync(connection, transaction, """
             INSERT INTO pattern_sources (org_id, source_id, tail_start, last_received_at)
             SELECT $1, s, t, r FROM unnest($2::uuid[], $3::timestamptz[], $4::timestamptz[]) AS x(s, t, r)
@@ -173,19 +213,18 @@ public sealed class SessionBuilder
             ON CONFLICT (org_id, hash) DO NOTHING
             """, cancellationToken, orgId, items.Select(i => i.Key).ToArray(), items.Select(i => i.Value.Type).ToArray(),
             items.Select(i => i.Value.Tool).ToArray(), items.Select(i => i.Value.Path).ToArray(), items.Select(i => i.Value.Exact).ToArray());
-        Console.Error.WriteLine($"TIMING sources+items {tt.ElapsedMilliseconds}"); tt.Restart();
         await ExecuteAsync(connection, transaction, """
             INSERT INTO event_rollup_types (org_id, day, type, events) SELECT $1, d, k, n FROM unnest($2::date[], $3::text[], $4::bigint[]) AS x(d, k, n)
             ON CONFLICT (org_id, day, type) DO UPDATE SET events = event_rollup_types.events + excluded.events
-            """, cancellationToken, orgId, _byType.Keys.Select(k => k.Day).ToArray(), _byType.Keys.Select(k => k.Type).ToArray(), _byType.Values.ToArray());
+            """, cancellationToken, orgId, _byType.Keys.Select(k => DateOnly.FromDayNumber(k.Day)).ToArray(), _byType.Keys.Select(k => _types[k.Type]).ToArray(), _byType.Values.ToArray());
         await ExecuteAsync(connection, transaction, """
             INSERT INTO event_rollup_sources (org_id, day, source_id, events) SELECT $1, d, k, n FROM unnest($2::date[], $3::uuid[], $4::bigint[]) AS x(d, k, n)
             ON CONFLICT (org_id, day, source_id) DO UPDATE SET events = event_rollup_sources.events + excluded.events
-            """, cancellationToken, orgId, _bySource.Keys.Select(k => k.Day).ToArray(), _bySource.Keys.Select(k => k.Source).ToArray(), _bySource.Values.ToArray());
+            """, cancellationToken, orgId, _bySource.Keys.Select(k => DateOnly.FromDayNumber(k.Day)).ToArray(), _bySource.Keys.Select(k => _sourceIds[k.Source]).ToArray(), _bySource.Values.ToArray());
         await ExecuteAsync(connection, transaction, """
             INSERT INTO event_rollup_paths (org_id, day, template, events) SELECT $1, d, k, n FROM unnest($2::date[], $3::text[], $4::bigint[]) AS x(d, k, n)
             ON CONFLICT (org_id, day, template) DO UPDATE SET events = event_rollup_paths.events + excluded.events
-            """, cancellationToken, orgId, _byTemplate.Keys.Select(k => k.Day).ToArray(), _byTemplate.Keys.Select(k => k.Template).ToArray(), _byTemplate.Values.ToArray());
+            """, cancellationToken, orgId, _byTemplate.Keys.Select(k => DateOnly.FromDayNumber(k.Day)).ToArray(), _byTemplate.Keys.Select(k => _templates[k.Template]).ToArray(), _byTemplate.Values.ToArray());
     }
 
     private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, CancellationToken cancellationToken, params object[] values)

@@ -29,7 +29,7 @@ CREATE TABLE pattern_sources (
 CREATE INDEX pattern_sources_open_idx ON pattern_sources (org_id) WHERE tail_start IS NOT NULL;
 
 -- Closed sessions. items/exacts hold 64-bit hashes of (type, tool, path template) and (type, tool, exact path),
--- offsets the seconds from started_at, event_ids the events in the same order (examples).
+-- offsets the whole seconds from started_at: with the source and the exact item they find an example event again.
 CREATE TABLE pattern_sessions (
     id          bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     org_id      uuid        NOT NULL,
@@ -38,8 +38,7 @@ CREATE TABLE pattern_sessions (
     ended_at    timestamptz NOT NULL,
     items       bigint[]    NOT NULL,
     exacts      bigint[]    NOT NULL,
-    offsets     integer[]   NOT NULL,
-    event_ids   uuid[]      NOT NULL
+    offsets     integer[]   NOT NULL
 );
 CREATE INDEX pattern_sessions_time_idx ON pattern_sessions (org_id, started_at);
 
