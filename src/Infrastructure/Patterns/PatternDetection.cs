@@ -74,22 +74,27 @@ public sealed class PatternDetection(
     {
         // Events are acknowledged when their transaction commits, but carry its start time: a transaction still open
         // may yet add events older than now. The safe point stops before the oldest one (ingest transactions are short).
-        var (watermark, safe) = await connection.QuerySingleAsync<(DateTime Watermark, DateTime Safe)>(new CommandDefinition("""
+        var (watermark, safe, now) = await connection.QuerySingleAsync<(DateTime Watermark, DateTime Safe, DateTime Now)>(new CommandDefinition("""
             SELECT coalesce((SELECT watermark FROM pattern_state WHERE org_id = @orgId), '-infinity'),
                    LEAST(now(), (SELECT min(xact_start) FROM pg_stat_activity
                                  WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'
-                                   AND xact_start > now() - interval '5 minutes')) - interval '1 microsecond'
+                                   AND xact_start > now() - interval '5 minutes')) - interval '1 microsecond',
+                   now()
             """, new { orgId }, transaction, cancellationToken: cancellationToken));
         var batch = await SessionBuilder.ReadAsync(connection, transaction, orgId, watermark, safe, o, cancellationToken);
+        var mined = batch.ClosedSessions > 0 || requested;
+        // The sessions kept before this run are read before its own are written: those are in memory already.
+        var since = now.AddDays(-o.LookbackDays);
+        var stored = mined ? await LoadSessionsAsync(connection, transaction, orgId, since, cancellationToken) : [];
         await batch.SaveAsync(connection, transaction, orgId, cancellationToken);
 
-        var mined = batch.ClosedSessions > 0 || requested;
         var read = clock.Elapsed.TotalSeconds;
         double mine = read, write = read;
         int sessionsMined = 0, patterns = 0, newSuggestions = 0;
         if (mined)
         {
-            var sessions = await LoadSessionsAsync(connection, transaction, orgId, o, cancellationToken);
+            var sessions = stored.Concat(batch.Closed.Where(c => c.StartedAt >= since))
+                .OrderBy(c => c.StartedAt).ThenBy(c => c.SourceId).ToList();
             sessionsMined = sessions.Count;
             var found = PatternMiner.Mine(sessions, o);
             mine = clock.Elapsed.TotalSeconds;
@@ -109,16 +114,15 @@ public sealed class PatternDetection(
     }
 
     private static async Task<List<MinedSession>> LoadSessionsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid orgId,
-        PatternOptions o, CancellationToken cancellationToken)
+        DateTime since, CancellationToken cancellationToken)
     {
         var sessions = new List<MinedSession>();
         await using var command = new NpgsqlCommand("""
             SELECT source_id, started_at, items, exacts, offsets FROM pattern_sessions
-            WHERE org_id = $1 AND started_at >= now() - make_interval(days => $2)
-            ORDER BY started_at, source_id, id
+            WHERE org_id = $1 AND started_at >= $2
             """, connection, transaction);
         command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = orgId });
-        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = o.LookbackDays });
+        command.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = since });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {

@@ -36,12 +36,15 @@ public static class PatternMiner
     public static List<FoundPattern> Mine(IReadOnlyList<MinedSession> sessions, PatternOptions options)
     {
         var data = Prepare(sessions, options);
-        var found = new List<FoundPattern>();
-        var sequences = Sequences(data, options);
-        found.AddRange(sequences);
-        found.AddRange(CoOccurrences(data, options, sequences));
-        found.AddRange(Schedules(data, options));
-        return found;
+        // The three kinds read the prepared sessions only: mined side by side.
+        var sequences = Task.Run(() => Sequences(data, options));
+        var coOccurrences = Task.Run(() => CoOccurrences(data, options));
+        var schedules = Task.Run(() => Schedules(data, options));
+        Task.WaitAll(sequences, coOccurrences, schedules);
+        // Two files that are steps of one sequence are that sequence, not a co-occurrence.
+        var inSequences = sequences.Result.Select(p => p.Steps.ToHashSet()).ToList();
+        return [.. sequences.Result, .. coOccurrences.Result.Where(c => !inSequences.Any(steps => steps.Contains(c.Steps[0]) && steps.Contains(c.Steps[1]))),
+            .. schedules.Result];
     }
 
     /// <summary>Sessions as dense item ids with the exact-or-template choice made, their days, and per-item session lists.</summary>
@@ -396,7 +399,7 @@ public static class PatternMiner
             candidate.Confidence, candidate.Lift, first, last, examples);
     }
 
-    private static List<FoundPattern> CoOccurrences(Prepared data, PatternOptions options, List<FoundPattern> sequences)
+    private static List<FoundPattern> CoOccurrences(Prepared data, PatternOptions options)
     {
         var pairs = new Dictionary<long, PairCount>(PairKeys.Comparer);
         var present = new List<int>();
@@ -420,7 +423,6 @@ public static class PatternMiner
                 }
             }
         }
-        var inSequences = sequences.Select(p => p.Steps.ToHashSet()).ToList();
         // Every pair of recurring files is a test; a busy team offers millions of them, and some pass any fixed bar by luck.
         var z = Math.Max(3.0, UpperTailZ(0.05 / Math.Max(1, pairs.Count)));
         var found = new List<FoundPattern>();
@@ -432,7 +434,6 @@ public static class PatternMiner
             var confidence = (double)count.Sessions / Math.Min(data.Support[a], data.Support[b]);
             var lift = count.Sessions / Math.Max(Math.Max(data.Expected(data.SourcesOf[a], b), data.ExpectedBySize(a, b)), 1e-9);
             if (lift < options.CoOccurrenceMinLift) continue;
-            if (inSequences.Any(steps => steps.Contains(data.Hashes[a]) && steps.Contains(data.Hashes[b]))) continue;
             DateTime first = DateTime.MaxValue, last = DateTime.MinValue;
             var examples = new List<(int, int)>();
             var sessionsOfB = data.SessionsOf[b].ToHashSet();
@@ -455,12 +456,26 @@ public static class PatternMiner
 
     private readonly record struct Occurrence(int Date, int Minute, int Session, int Position);
 
+    /// <summary>One source's occurrences of one action, with their distinct dates counted as they come (in time order).</summary>
+    private sealed class Occurrences
+    {
+        public List<Occurrence> List { get; } = [];
+        public int Dates { get; private set; }
+        private int _lastDate = int.MinValue;
+
+        public void Add(Occurrence occurrence)
+        {
+            List.Add(occurrence);
+            if (occurrence.Date != _lastDate) { _lastDate = occurrence.Date; Dates++; }
+        }
+    }
+
     private static List<FoundPattern> Schedules(Prepared data, PatternOptions options)
     {
         var sourceIndex = new Dictionary<Guid, int>();
         var activeDates = new List<HashSet<int>>();
         var activity = new List<Dictionary<int, List<int>>>();
-        var occurrences = new Dictionary<long, List<Occurrence>>(PairKeys.Comparer);
+        var occurrences = new Dictionary<long, Occurrences>(PairKeys.Comparer);
         for (var s = 0; s < data.Count; s++)
         {
             var session = data.Sessions[s];
@@ -470,27 +485,29 @@ public static class PatternMiner
                 activeDates.Add([]);
                 activity.Add([]);
             }
+            // Local time by the session start's offset (a session across a DST change is off by the change for its rest).
+            var start = session.StartedAt.Ticks + data.Zone.GetUtcOffset(session.StartedAt).Ticks;
             var items = data.Items[s];
             for (var i = 0; i < items.Length; i++)
             {
-                var local = TimeZoneInfo.ConvertTimeFromUtc(session.StartedAt.AddSeconds(session.Offsets[i]), data.Zone);
-                var date = DateOnly.FromDateTime(local).DayNumber;
-                var minute = local.Hour * 60 + local.Minute;
+                var local = start + session.Offsets[i] * TimeSpan.TicksPerSecond;
+                var date = (int)(local / TimeSpan.TicksPerDay);
+                var minute = (int)(local % TimeSpan.TicksPerDay / TimeSpan.TicksPerMinute);
                 activeDates[source].Add(date);
                 (CollectionsMarshal.GetValueRefOrAddDefault(activity[source], date, out _) ??= []).Add(minute);
                 if (data.Support[items[i]] < options.ScheduleMinDays) continue;
                 ref var list = ref CollectionsMarshal.GetValueRefOrAddDefault(occurrences, Pack(source, items[i]), out _);
-                (list ??= []).Add(new Occurrence(date, minute, s, i));
+                (list ??= new Occurrences()).Add(new Occurrence(date, minute, s, i));
             }
         }
         foreach (var minutes in activity.SelectMany(a => a.Values)) minutes.Sort();
         var sources = sourceIndex.OrderBy(p => p.Value).Select(p => p.Key).ToArray();
         var found = new List<FoundPattern>();
-        foreach (var (key, list) in occurrences)
+        foreach (var (key, occurred) in occurrences)
         {
             var (source, item) = Unpack(key);
-            if (list.Select(o => o.Date).Distinct().Count() < options.ScheduleMinDays) continue;
-            if (Schedule(data, options, list, activeDates[source], activity[source]) is not { } pattern) continue;
+            if (occurred.Dates < options.ScheduleMinDays) continue;
+            if (Schedule(data, options, occurred.List, activeDates[source], activity[source]) is not { } pattern) continue;
             found.Add(pattern with { Steps = [data.Hashes[item]], SourceId = sources[source] });
         }
         return found;

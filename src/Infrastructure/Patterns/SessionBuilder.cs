@@ -66,6 +66,9 @@ public sealed class SessionBuilder
     public int EventsRead { get; private set; }
     public int ClosedSessions => _closed.Count;
 
+    /// <summary>The sessions this run closed, as mining reads them.</summary>
+    public IEnumerable<MinedSession> Closed => _closed.Select(s => new MinedSession(s.SourceId, s.StartedAt, s.Items, s.Exacts, s.Offsets));
+
     public static async Task<SessionBuilder> ReadAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid orgId, DateTime watermark,
         DateTime safe, PatternOptions options, CancellationToken cancellationToken)
     {
