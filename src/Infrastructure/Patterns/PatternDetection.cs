@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Dapper;
 using Microsoft.Extensions.Options;
@@ -48,10 +49,17 @@ public sealed class PatternDetection(
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            await transaction.RollbackAsync(CancellationToken.None);
-            await using var failed = await dataSource.OpenConnectionAsync(CancellationToken.None);
-            await failed.ExecuteAsync("UPDATE pattern_state SET status = 'failed', finished_at = now(), error = @error WHERE org_id = @orgId",
-                new { orgId, error = $"Detection failed ({e.GetType().Name}); it runs again at the next interval." });
+            await transaction.RollbackAsync(CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            try
+            {
+                await using var failed = await dataSource.OpenConnectionAsync(CancellationToken.None);
+                await failed.ExecuteAsync("UPDATE pattern_state SET status = 'failed', finished_at = now(), error = @error WHERE org_id = @orgId",
+                    new { orgId, error = $"Detection failed ({e.GetType().Name}); it runs again at the next interval." });
+            }
+            catch (NpgsqlException)
+            {
+                // The database is what failed: the status says running until the next run.
+            }
             throw;
         }
     }
@@ -103,6 +111,9 @@ public sealed class PatternDetection(
             newSuggestions = await suggestions.WriteAsync(connection, transaction, orgId, written, time.GetUtcNow(), cancellationToken);
             write = clock.Elapsed.TotalSeconds;
         }
+        // Sessions older than the lookback window are never mined again.
+        await connection.ExecuteAsync(new CommandDefinition("DELETE FROM pattern_sessions WHERE org_id = @orgId AND started_at < @since",
+            new { orgId, since }, transaction, cancellationToken: cancellationToken));
         var stats = new DetectionStats(batch.EventsRead, batch.ClosedSessions, sessionsMined, patterns, newSuggestions, Math.Round(clock.Elapsed.TotalSeconds, 3), mined,
             Math.Round(read, 3), Math.Round(mine - read, 3), Math.Round(write - mine, 3));
         await connection.ExecuteAsync(new CommandDefinition("""
@@ -126,8 +137,8 @@ public sealed class PatternDetection(
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            sessions.Add(new MinedSession(reader.GetGuid(0), reader.GetDateTime(1), reader.GetFieldValue<long[]>(2), reader.GetFieldValue<long[]>(3),
-                reader.GetFieldValue<int[]>(4)));
+            sessions.Add(new MinedSession(reader.GetGuid(0), reader.GetDateTime(1), MemoryMarshal.Cast<byte, long>(reader.GetFieldValue<byte[]>(2)).ToArray(),
+                MemoryMarshal.Cast<byte, long>(reader.GetFieldValue<byte[]>(3)).ToArray(), MemoryMarshal.Cast<byte, int>(reader.GetFieldValue<byte[]>(4)).ToArray()));
         }
         return sessions;
     }

@@ -493,14 +493,14 @@ public static class PatternMiner
                 var local = start + session.Offsets[i] * TimeSpan.TicksPerSecond;
                 var date = (int)(local / TimeSpan.TicksPerDay);
                 var minute = (int)(local % TimeSpan.TicksPerDay / TimeSpan.TicksPerMinute);
-                activeDates[source].Add(date);
                 (CollectionsMarshal.GetValueRefOrAddDefault(activity[source], date, out _) ??= []).Add(minute);
-                if (data.Support[items[i]] < options.ScheduleMinDays) continue;
+                if (data.SupportDays[items[i]] < options.ScheduleMinDays) continue;
                 ref var list = ref CollectionsMarshal.GetValueRefOrAddDefault(occurrences, Pack(source, items[i]), out _);
                 (list ??= new Occurrences()).Add(new Occurrence(date, minute, s, i));
             }
         }
         foreach (var minutes in activity.SelectMany(a => a.Values)) minutes.Sort();
+        for (var source = 0; source < activity.Count; source++) activeDates[source].UnionWith(activity[source].Keys);
         var sources = sourceIndex.OrderBy(p => p.Value).Select(p => p.Key).ToArray();
         var found = new List<FoundPattern>();
         foreach (var (key, occurred) in occurrences)

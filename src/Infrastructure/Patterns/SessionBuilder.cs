@@ -198,9 +198,9 @@ public sealed class SessionBuilder
                 await copy.WriteAsync(session.SourceId, NpgsqlDbType.Uuid, cancellationToken);
                 await copy.WriteAsync(session.StartedAt, NpgsqlDbType.TimestampTz, cancellationToken);
                 await copy.WriteAsync(session.EndedAt, NpgsqlDbType.TimestampTz, cancellationToken);
-                await copy.WriteAsync(session.Items, NpgsqlDbType.Array | NpgsqlDbType.Bigint, cancellationToken);
-                await copy.WriteAsync(session.Exacts, NpgsqlDbType.Array | NpgsqlDbType.Bigint, cancellationToken);
-                await copy.WriteAsync(session.Offsets, NpgsqlDbType.Array | NpgsqlDbType.Integer, cancellationToken);
+                await copy.WriteAsync(MemoryMarshal.AsBytes(session.Items.AsSpan()).ToArray(), NpgsqlDbType.Bytea, cancellationToken);
+                await copy.WriteAsync(MemoryMarshal.AsBytes(session.Exacts.AsSpan()).ToArray(), NpgsqlDbType.Bytea, cancellationToken);
+                await copy.WriteAsync(MemoryMarshal.AsBytes(session.Offsets.AsSpan()).ToArray(), NpgsqlDbType.Bytea, cancellationToken);
             }
             await copy.CompleteAsync(cancellationToken);
         }

@@ -29,16 +29,18 @@ CREATE TABLE pattern_sources (
 CREATE INDEX pattern_sources_open_idx ON pattern_sources (org_id) WHERE tail_start IS NOT NULL;
 
 -- Closed sessions. items/exacts hold 64-bit hashes of (type, tool, path template) and (type, tool, exact path),
--- offsets the whole seconds from started_at: with the source and the exact item they find an example event again.
+-- offsets the whole seconds from started_at (32-bit), each a packed little-endian array: read and written as raw bytes,
+-- several times faster than PostgreSQL arrays, whose binary form frames every element. With the source and the exact
+-- item, an offset finds an example event again.
 CREATE TABLE pattern_sessions (
     id          bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     org_id      uuid        NOT NULL,
     source_id   uuid        NOT NULL,
     started_at  timestamptz NOT NULL,
     ended_at    timestamptz NOT NULL,
-    items       bigint[]    NOT NULL,
-    exacts      bigint[]    NOT NULL,
-    offsets     integer[]   NOT NULL
+    items       bytea       NOT NULL,
+    exacts      bytea       NOT NULL,
+    offsets     bytea       NOT NULL
 );
 CREATE INDEX pattern_sessions_time_idx ON pattern_sessions (org_id, started_at);
 
