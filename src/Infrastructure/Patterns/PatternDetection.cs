@@ -94,6 +94,9 @@ public sealed class PatternDetection(
         // The sessions kept before this run are read before its own are written: those are in memory already.
         var since = now.AddDays(-o.LookbackDays);
         var stored = mined ? await LoadSessionsAsync(connection, transaction, orgId, since, cancellationToken) : [];
+        var sessions = stored.Concat(batch.Closed.Where(c => c.StartedAt >= since)).OrderBy(c => c.StartedAt).ThenBy(c => c.SourceId).ToList();
+        // Mining needs no database: it runs while this run's sessions and rollups are written.
+        var mining = mined ? Task.Run(() => PatternMiner.Mine(sessions, o), cancellationToken) : null;
         await batch.SaveAsync(connection, transaction, orgId, cancellationToken);
 
         var read = clock.Elapsed.TotalSeconds;
@@ -101,10 +104,8 @@ public sealed class PatternDetection(
         int sessionsMined = 0, patterns = 0, newSuggestions = 0;
         if (mined)
         {
-            var sessions = stored.Concat(batch.Closed.Where(c => c.StartedAt >= since))
-                .OrderBy(c => c.StartedAt).ThenBy(c => c.SourceId).ToList();
             sessionsMined = sessions.Count;
-            var found = PatternMiner.Mine(sessions, o);
+            var found = await mining!;
             mine = clock.Elapsed.TotalSeconds;
             var written = await PatternWriter.WriteAsync(connection, transaction, orgId, found, sessions, o, time.GetUtcNow(), cancellationToken);
             patterns = written.Count;

@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.InteropServices;
 
 namespace Service.Infrastructure.Patterns;
@@ -399,37 +400,52 @@ public static class PatternMiner
             candidate.Confidence, candidate.Lift, first, last, examples);
     }
 
+    /// <summary>
+    /// Pairs of recurring files are screened one source at a time, with a bitset of its sessions per file: a pair can
+    /// only reach the lift overall if it does in some source. Only the pairs that pass are counted over every source.
+    /// </summary>
     private static List<FoundPattern> CoOccurrences(Prepared data, PatternOptions options)
     {
-        var pairs = new Dictionary<long, PairCount>(PairKeys.Comparer);
-        var present = new List<int>();
-        var seen = new HashSet<int>();
-        for (var s = 0; s < data.Count; s++)
+        var bySource = new List<int>[data.SessionsPerSource.Length];
+        for (var s = 0; s < data.Count; s++) (bySource[data.SourceOf[s]] ??= []).Add(s);
+        var candidates = new HashSet<long>(PairKeys.Comparer);
+        long tested = 0;
+        foreach (var sessions in bySource)
         {
-            present.Clear();
-            seen.Clear();
-            foreach (var item in data.Items[s])
+            if (sessions is null) continue;
+            var words = (sessions.Count + 63) / 64;
+            var bits = new Dictionary<int, ulong[]>();
+            for (var k = 0; k < sessions.Count; k++)
             {
-                if (data.IsExact[item] && data.Frequent(item, options) && data.CanReach(item, options.CoOccurrenceMinLift) && seen.Add(item)) present.Add(item);
-            }
-            present.Sort();
-            for (var i = 0; i < present.Count; i++)
-            {
-                for (var j = i + 1; j < present.Count; j++)
+                foreach (var item in data.Items[sessions[k]])
                 {
-                    ref var count = ref CollectionsMarshal.GetValueRefOrAddDefault(pairs, Pack(present[i], present[j]), out _);
-                    count.Sessions++;
-                    if (count.LastDay != data.Days[s] + 1) { count.LastDay = data.Days[s] + 1; count.Days++; }
+                    if (!data.IsExact[item] || !data.Frequent(item, options) || !data.CanReach(item, options.CoOccurrenceMinLift)) continue;
+                    ref var set = ref CollectionsMarshal.GetValueRefOrAddDefault(bits, item, out _);
+                    (set ??= new ulong[words])[k >> 6] |= 1UL << (k & 63);
+                }
+            }
+            var items = bits.Keys.Order().ToArray();
+            var sets = items.Select(i => bits[i]).ToArray();
+            var counts = sets.Select(set => set.Sum(w => BitOperations.PopCount(w))).ToArray();
+            for (var i = 0; i < items.Length; i++)
+            {
+                for (var j = i + 1; j < items.Length; j++)
+                {
+                    tested++;
+                    var together = 0;
+                    for (var w = 0; w < words; w++) together += BitOperations.PopCount(sets[i][w] & sets[j][w]);
+                    if (together >= 2 && together >= options.CoOccurrenceMinLift * counts[i] * counts[j] / sessions.Count) candidates.Add(Pack(items[i], items[j]));
                 }
             }
         }
         // Every pair of recurring files is a test; a busy team offers millions of them, and some pass any fixed bar by luck.
-        var z = Math.Max(3.0, UpperTailZ(0.05 / Math.Max(1, pairs.Count)));
+        var z = Math.Max(3.0, UpperTailZ(0.05 / Math.Max(1, tested)));
         var found = new List<FoundPattern>();
-        foreach (var (key, count) in pairs)
+        foreach (var key in candidates)
         {
-            if (count.Sessions < options.MinSessions || count.Days < options.MinDays) continue;
             var (a, b) = Unpack(key);
+            var count = Together(data, a, b);
+            if (count.Sessions < options.MinSessions || count.Days < options.MinDays) continue;
             if (LowerBound(count.Sessions, Math.Min(data.Support[a], data.Support[b]), z) < options.MinConfidence) continue;
             var confidence = (double)count.Sessions / Math.Min(data.Support[a], data.Support[b]);
             var lift = count.Sessions / Math.Max(Math.Max(data.Expected(data.SourcesOf[a], b), data.ExpectedBySize(a, b)), 1e-9);
@@ -452,6 +468,26 @@ public static class PatternMiner
             found.Add(new FoundPattern(PatternKinds.CoOccurrence, [x, y], null, count.Sessions, count.Days, confidence, lift, first, last, examples));
         }
         return found;
+    }
+
+    /// <summary>The sessions (and their distinct days) holding both items: a merge of their ordered session lists.</summary>
+    private static PairCount Together(Prepared data, int a, int b)
+    {
+        var count = new PairCount();
+        var (x, y) = (data.SessionsOf[a], data.SessionsOf[b]);
+        for (int i = 0, j = 0; i < x.Count && j < y.Count;)
+        {
+            if (x[i] < y[j]) i++;
+            else if (x[i] > y[j]) j++;
+            else
+            {
+                count.Sessions++;
+                if (count.LastDay != data.Days[x[i]] + 1) { count.LastDay = data.Days[x[i]] + 1; count.Days++; }
+                i++;
+                j++;
+            }
+        }
+        return count;
     }
 
     private readonly record struct Occurrence(int Date, int Minute, int Session, int Position);
