@@ -63,6 +63,8 @@ public static class GetOverview
     {
         var (start, end) = (from.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc), to.AddDays(1).ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc));
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        // One snapshot: the rollups and the events past the watermark are read as of the same commit of the detector.
+        await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
         await using var results = await connection.QueryMultipleAsync(new CommandDefinition("""
             SELECT coalesce((SELECT watermark FROM pattern_state WHERE org_id = @orgId), '-infinity');
             SELECT day::timestamp, type, sum(events)::bigint AS events FROM event_rollup_types WHERE org_id = @orgId AND day BETWEEN @from::date AND @to::date GROUP BY day, type;
@@ -72,7 +74,12 @@ public static class GetOverview
             SELECT kind, count(*)::int FROM patterns WHERE org_id = @orgId AND active GROUP BY kind;
             SELECT CASE WHEN status = 'snoozed' AND snoozed_until <= now() THEN 'new' ELSE status END, count(*)::int FROM suggestions WHERE org_id = @orgId GROUP BY 1;
             SELECT status, count(*)::int FROM workflow_runs WHERE org_id = @orgId AND created_at >= @start AND created_at < @end GROUP BY status;
-            """, new { orgId, from = from.ToDateTime(TimeOnly.MinValue), to = to.ToDateTime(TimeOnly.MinValue), start, end }, cancellationToken: cancellationToken));
+            SELECT date_trunc('day', occurred_at AT TIME ZONE 'UTC'), type, source_id, path, count(*)
+                FROM events WHERE org_id = @orgId AND occurred_at >= @start AND occurred_at < @end
+                  AND received_at > coalesce((SELECT watermark FROM pattern_state WHERE org_id = @orgId), '-infinity')
+                GROUP BY 1, 2, 3, 4;
+            """, new { orgId, from = from.ToDateTime(TimeOnly.MinValue), to = to.ToDateTime(TimeOnly.MinValue), start, end }, transaction,
+            cancellationToken: cancellationToken));
         var watermark = await results.ReadSingleAsync<DateTime>();
         var byDayType = (await results.ReadAsync<(DateTime Day, string Type, long Events)>()).Select(r => (Day: DateOnly.FromDateTime(r.Day), r.Type, r.Events)).ToList();
         var sources = (await results.ReadAsync<Guid>()).ToHashSet();
@@ -82,11 +89,7 @@ public static class GetOverview
         var runs = (await results.ReadAsync<(string Status, int Count)>()).ToDictionary(p => p.Status, p => p.Count);
 
         // Events the detector has not read yet (received since its watermark: a few minutes' worth).
-        var recent = await connection.QueryAsync<(DateTime Day, string Type, Guid Source, string Path, long Events)>(new CommandDefinition("""
-            SELECT date_trunc('day', occurred_at AT TIME ZONE 'UTC'), type, source_id, path, count(*)
-            FROM events WHERE org_id = @orgId AND received_at > @watermark AND occurred_at >= @start AND occurred_at < @end
-            GROUP BY 1, 2, 3, 4
-            """, new { orgId, watermark, start, end }, cancellationToken: cancellationToken));
+        var recent = await results.ReadAsync<(DateTime Day, string Type, Guid Source, string Path, long Events)>();
         foreach (var r in recent)
         {
             byDayType.Add((DateOnly.FromDateTime(r.Day), r.Type, r.Events));

@@ -220,6 +220,13 @@ public static class PatternMiner
     {
         var gap = new Gap(options.StepGapMinutes * 60, options.StepWindowEvents);
         var pairs = new Dictionary<long, PairCount>(PairKeys.Comparer);
+        var leads = new bool[data.Hashes.Length];
+        var follows = new bool[data.Hashes.Length];
+        for (var item = 0; item < leads.Length; item++)
+        {
+            leads[item] = data.Frequent(item, options);
+            follows[item] = leads[item] && data.CanReach(item, options.MinLift);
+        }
         for (var s = 0; s < data.Count; s++)
         {
             var items = data.Items[s];
@@ -227,11 +234,11 @@ public static class PatternMiner
             for (var i = 0; i < items.Length; i++)
             {
                 var a = items[i];
-                if (!data.Frequent(a, options) || (i > 0 && items[i - 1] == a)) continue;
+                if (!leads[a] || (i > 0 && items[i - 1] == a)) continue;
                 for (var j = i + 1; j < items.Length && gap.Allows(offsets, i, j); j++)
                 {
                     var b = items[j];
-                    if (b == a || !data.Frequent(b, options) || !data.CanReach(b, options.MinLift)) continue;
+                    if (b == a || !follows[b]) continue;
                     ref var count = ref CollectionsMarshal.GetValueRefOrAddDefault(pairs, Pack(a, b), out _);
                     if (count.LastSession == s + 1) continue;
                     count.LastSession = s + 1;
@@ -511,7 +518,7 @@ public static class PatternMiner
         var sourceIndex = new Dictionary<Guid, int>();
         var activeDates = new List<HashSet<int>>();
         var activity = new List<Dictionary<int, List<int>>>();
-        var occurrences = new Dictionary<long, Occurrences>(PairKeys.Comparer);
+        var occurrences = new List<Dictionary<int, Occurrences>>();
         for (var s = 0; s < data.Count; s++)
         {
             var session = data.Sessions[s];
@@ -520,7 +527,11 @@ public static class PatternMiner
                 sourceIndex[session.SourceId] = source = activeDates.Count;
                 activeDates.Add([]);
                 activity.Add([]);
+                occurrences.Add([]);
             }
+            var ofSource = occurrences[source];
+            List<int>? minutesOfDate = null;
+            var currentDate = int.MinValue;
             // Local time by the session start's offset (a session across a DST change is off by the change for its rest).
             var start = session.StartedAt.Ticks + data.Zone.GetUtcOffset(session.StartedAt).Ticks;
             var items = data.Items[s];
@@ -529,19 +540,22 @@ public static class PatternMiner
                 var local = start + session.Offsets[i] * TimeSpan.TicksPerSecond;
                 var date = (int)(local / TimeSpan.TicksPerDay);
                 var minute = (int)(local % TimeSpan.TicksPerDay / TimeSpan.TicksPerMinute);
-                (CollectionsMarshal.GetValueRefOrAddDefault(activity[source], date, out _) ??= []).Add(minute);
+                if (date != currentDate)
+                {
+                    currentDate = date;
+                    minutesOfDate = CollectionsMarshal.GetValueRefOrAddDefault(activity[source], date, out _) ??= [];
+                }
+                minutesOfDate!.Add(minute);
                 if (data.SupportDays[items[i]] < options.ScheduleMinDays) continue;
-                ref var list = ref CollectionsMarshal.GetValueRefOrAddDefault(occurrences, Pack(source, items[i]), out _);
-                (list ??= new Occurrences()).Add(new Occurrence(date, minute, s, i));
+                (CollectionsMarshal.GetValueRefOrAddDefault(ofSource, items[i], out _) ??= new Occurrences()).Add(new Occurrence(date, minute, s, i));
             }
         }
         foreach (var minutes in activity.SelectMany(a => a.Values)) minutes.Sort();
         for (var source = 0; source < activity.Count; source++) activeDates[source].UnionWith(activity[source].Keys);
         var sources = sourceIndex.OrderBy(p => p.Value).Select(p => p.Key).ToArray();
         var found = new List<FoundPattern>();
-        foreach (var (key, occurred) in occurrences)
+        foreach (var (source, item, occurred) in occurrences.SelectMany((items, source) => items.OrderBy(p => p.Key).Select(p => (source, p.Key, p.Value))))
         {
-            var (source, item) = Unpack(key);
             if (occurred.Dates < options.ScheduleMinDays) continue;
             if (Schedule(data, options, occurred.List, activeDates[source], activity[source]) is not { } pattern) continue;
             found.Add(pattern with { Steps = [data.Hashes[item]], SourceId = sources[source] });
