@@ -4,7 +4,6 @@ using Dapper;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using NpgsqlTypes;
 using Service.Features.Overview;
 using Service.Infrastructure.Caching;
 using Service.Infrastructure.Patterns;
@@ -112,24 +111,7 @@ foreach (var noise in noiseLevels)
     Console.WriteLine($"   {noise * 100,3:0} %  {generated.Count,8:N0}   {detected.Count,8}   {precision,9:0.00}   {recall,6:0.00}   {(missed.Count == 0 ? "-" : string.Join("; ", missed))}");
 }
 
-async Task InsertAsync(Guid org, IEnumerable<PatternGenerator.Event> rows)
-{
-    await using var connection = await dataSource.OpenConnectionAsync();
-    await using var copy = await connection.BeginBinaryImportAsync("COPY events (id, org_id, source_type, source_id, type, occurred_at, path, tool) FROM STDIN (FORMAT BINARY)");
-    foreach (var e in rows)
-    {
-        await copy.StartRowAsync();
-        await copy.WriteAsync(Guid.CreateVersion7(), NpgsqlDbType.Uuid);
-        await copy.WriteAsync(org, NpgsqlDbType.Uuid);
-        await copy.WriteAsync("user", NpgsqlDbType.Text);
-        await copy.WriteAsync(e.SourceId, NpgsqlDbType.Uuid);
-        await copy.WriteAsync(e.Type, NpgsqlDbType.Text);
-        await copy.WriteAsync(DateTime.SpecifyKind(e.OccurredAt, DateTimeKind.Utc), NpgsqlDbType.TimestampTz);
-        await copy.WriteAsync(e.Path, NpgsqlDbType.Text);
-        if (e.Tool is null) await copy.WriteNullAsync(); else await copy.WriteAsync(e.Tool, NpgsqlDbType.Text);
-    }
-    await copy.CompleteAsync();
-}
+Task InsertAsync(Guid org, IEnumerable<PatternGenerator.Event> rows) => PatternGenerator.CopyAsync(dataSource, org, rows);
 
 // The floor: the same columns of the same rows, read once, with nothing done to them.
 async Task<double> ScanAsync(Guid org)

@@ -220,13 +220,19 @@ public static class PatternMiner
     {
         var gap = new Gap(options.StepGapMinutes * 60, options.StepWindowEvents);
         var pairs = new Dictionary<long, PairCount>(PairKeys.Comparer);
+        var frequent = new bool[data.Hashes.Length];
+        for (var item = 0; item < frequent.Length; item++) frequent[item] = data.Frequent(item, options);
+        // Only pairs found together often enough in some source are counted in order.
+        var together = Screen(data, frequent, options.MinLift, out _);
         var leads = new bool[data.Hashes.Length];
         var follows = new bool[data.Hashes.Length];
-        for (var item = 0; item < leads.Length; item++)
+        foreach (var key in together)
         {
-            leads[item] = data.Frequent(item, options);
-            follows[item] = leads[item] && data.CanReach(item, options.MinLift);
+            var (x, y) = Unpack(key);
+            leads[x] = leads[y] = true;
+            follows[x] = follows[y] = true;
         }
+        for (var item = 0; item < follows.Length; item++) follows[item] &= data.CanReach(item, options.MinLift);
         for (var s = 0; s < data.Count; s++)
         {
             var items = data.Items[s];
@@ -238,7 +244,7 @@ public static class PatternMiner
                 for (var j = i + 1; j < items.Length && gap.Allows(offsets, i, j); j++)
                 {
                     var b = items[j];
-                    if (b == a || !follows[b]) continue;
+                    if (b == a || !follows[b] || !together.Contains(a < b ? Pack(a, b) : Pack(b, a))) continue;
                     ref var count = ref CollectionsMarshal.GetValueRefOrAddDefault(pairs, Pack(a, b), out _);
                     if (count.LastSession == s + 1) continue;
                     count.LastSession = s + 1;
@@ -408,15 +414,16 @@ public static class PatternMiner
     }
 
     /// <summary>
-    /// Pairs of recurring files are screened one source at a time, with a bitset of its sessions per file: a pair can
-    /// only reach the lift overall if it does in some source. Only the pairs that pass are counted over every source.
+    /// Pairs of eligible items screened one source at a time, with a bitset of the source's sessions per item: a pair
+    /// can only reach a lift overall if it does in some source (and a sequence a→b is never in more sessions than a and
+    /// b together). Returns the unordered pairs that pass, and how many were tested.
     /// </summary>
-    private static List<FoundPattern> CoOccurrences(Prepared data, PatternOptions options)
+    private static HashSet<long> Screen(Prepared data, bool[] eligible, double lift, out long tested)
     {
         var bySource = new List<int>[data.SessionsPerSource.Length];
         for (var s = 0; s < data.Count; s++) (bySource[data.SourceOf[s]] ??= []).Add(s);
-        var candidates = new HashSet<long>(PairKeys.Comparer);
-        long tested = 0;
+        var passed = new HashSet<long>(PairKeys.Comparer);
+        tested = 0;
         foreach (var sessions in bySource)
         {
             if (sessions is null) continue;
@@ -426,7 +433,7 @@ public static class PatternMiner
             {
                 foreach (var item in data.Items[sessions[k]])
                 {
-                    if (!data.IsExact[item] || !data.Frequent(item, options) || !data.CanReach(item, options.CoOccurrenceMinLift)) continue;
+                    if (!eligible[item]) continue;
                     ref var set = ref CollectionsMarshal.GetValueRefOrAddDefault(bits, item, out _);
                     (set ??= new ulong[words])[k >> 6] |= 1UL << (k & 63);
                 }
@@ -441,10 +448,21 @@ public static class PatternMiner
                     tested++;
                     var together = 0;
                     for (var w = 0; w < words; w++) together += BitOperations.PopCount(sets[i][w] & sets[j][w]);
-                    if (together >= 2 && together >= options.CoOccurrenceMinLift * counts[i] * counts[j] / sessions.Count) candidates.Add(Pack(items[i], items[j]));
+                    if (together >= 2 && together >= lift * counts[i] * counts[j] / sessions.Count) passed.Add(Pack(items[i], items[j]));
                 }
             }
         }
+        return passed;
+    }
+
+    private static List<FoundPattern> CoOccurrences(Prepared data, PatternOptions options)
+    {
+        var eligible = new bool[data.Hashes.Length];
+        for (var item = 0; item < eligible.Length; item++)
+        {
+            eligible[item] = data.IsExact[item] && data.Frequent(item, options) && data.CanReach(item, options.CoOccurrenceMinLift);
+        }
+        var candidates = Screen(data, eligible, options.CoOccurrenceMinLift, out var tested);
         // Every pair of recurring files is a test; a busy team offers millions of them, and some pass any fixed bar by luck.
         var z = Math.Max(3.0, UpperTailZ(0.05 / Math.Max(1, tested)));
         var found = new List<FoundPattern>();

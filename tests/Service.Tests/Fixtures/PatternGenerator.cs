@@ -1,3 +1,6 @@
+using Npgsql;
+using NpgsqlTypes;
+
 namespace Service.Tests.Fixtures;
 
 /// <summary>
@@ -167,6 +170,26 @@ public sealed class PatternGenerator(PatternGenerator.Settings settings)
     {
         var type = NoiseTypes[random.Next(NoiseTypes.Length)];
         return (type, type == "tool_used" ? "editor" : null, files[random.Next(files.Count)]);
+    }
+
+    /// <summary>Stores events with binary COPY as ingest would have stored them (the detector reads the table; how rows got there does not matter to it).</summary>
+    public static async Task CopyAsync(NpgsqlDataSource dataSource, Guid orgId, IEnumerable<Event> events)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await using var copy = await connection.BeginBinaryImportAsync("COPY events (id, org_id, source_type, source_id, type, occurred_at, path, tool) FROM STDIN (FORMAT BINARY)");
+        foreach (var e in events)
+        {
+            await copy.StartRowAsync();
+            await copy.WriteAsync(Guid.CreateVersion7(), NpgsqlDbType.Uuid);
+            await copy.WriteAsync(orgId, NpgsqlDbType.Uuid);
+            await copy.WriteAsync("user", NpgsqlDbType.Text);
+            await copy.WriteAsync(e.SourceId, NpgsqlDbType.Uuid);
+            await copy.WriteAsync(e.Type, NpgsqlDbType.Text);
+            await copy.WriteAsync(DateTime.SpecifyKind(e.OccurredAt, DateTimeKind.Utc), NpgsqlDbType.TimestampTz);
+            await copy.WriteAsync(e.Path, NpgsqlDbType.Text);
+            if (e.Tool is null) await copy.WriteNullAsync(); else await copy.WriteAsync(e.Tool, NpgsqlDbType.Text);
+        }
+        await copy.CompleteAsync();
     }
 
     /// <summary>Precision and recall of detected patterns against the truth.</summary>

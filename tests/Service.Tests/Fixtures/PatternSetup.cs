@@ -1,5 +1,4 @@
 using Npgsql;
-using NpgsqlTypes;
 using Service.Infrastructure.Patterns;
 
 namespace Service.Tests.Fixtures;
@@ -22,26 +21,8 @@ public static class PatternSetup
         return orgId;
     }
 
-    /// <summary>Inserts the events with binary COPY (the detector reads the table; how rows got there does not matter to it).</summary>
-    public static async Task InsertEventsAsync(this ServiceFactory factory, Guid orgId, IEnumerable<PatternGenerator.Event> events)
-    {
-        var dataSource = factory.Services.GetRequiredService<NpgsqlDataSource>();
-        await using var connection = await dataSource.OpenConnectionAsync();
-        await using var copy = await connection.BeginBinaryImportAsync("COPY events (id, org_id, source_type, source_id, type, occurred_at, path, tool) FROM STDIN (FORMAT BINARY)");
-        foreach (var e in events)
-        {
-            await copy.StartRowAsync();
-            await copy.WriteAsync(Guid.CreateVersion7(), NpgsqlDbType.Uuid);
-            await copy.WriteAsync(orgId, NpgsqlDbType.Uuid);
-            await copy.WriteAsync("user", NpgsqlDbType.Text);
-            await copy.WriteAsync(e.SourceId, NpgsqlDbType.Uuid);
-            await copy.WriteAsync(e.Type, NpgsqlDbType.Text);
-            await copy.WriteAsync(DateTime.SpecifyKind(e.OccurredAt, DateTimeKind.Utc), NpgsqlDbType.TimestampTz);
-            await copy.WriteAsync(e.Path, NpgsqlDbType.Text);
-            if (e.Tool is null) await copy.WriteNullAsync(); else await copy.WriteAsync(e.Tool, NpgsqlDbType.Text);
-        }
-        await copy.CompleteAsync();
-    }
+    public static Task InsertEventsAsync(this ServiceFactory factory, Guid orgId, IEnumerable<PatternGenerator.Event> events) =>
+        PatternGenerator.CopyAsync(factory.Services.GetRequiredService<NpgsqlDataSource>(), orgId, events);
 
     /// <summary>Runs detection now on this instance (waiting out a run the background detector holds).</summary>
     public static async Task<DetectionStats> DetectAsync(this ServiceFactory factory, Guid orgId)
