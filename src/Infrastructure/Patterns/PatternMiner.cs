@@ -517,6 +517,11 @@ public static class PatternMiner
 
     private readonly record struct Occurrence(int Date, int Minute, int Session, int Position);
 
+    private readonly struct ByMinute : IComparer<Occurrence>
+    {
+        public int Compare(Occurrence x, Occurrence y) => x.Minute != y.Minute ? x.Minute.CompareTo(y.Minute) : x.Date.CompareTo(y.Date);
+    }
+
     /// <summary>One source's occurrences of one action, with their distinct dates counted as they come (in time order).</summary>
     private sealed class Occurrences
     {
@@ -584,19 +589,21 @@ public static class PatternMiner
     private static FoundPattern? Schedule(Prepared data, PatternOptions options, List<Occurrence> list, HashSet<int> activeDates, Dictionary<int, List<int>> activity)
     {
         var window = options.ScheduleWindowMinutes;
-        list.Sort((x, y) => x.Minute != y.Minute ? x.Minute.CompareTo(y.Minute) : x.Date.CompareTo(y.Date));
+        // Occurrences came in time order: the first and last give the range of dates.
+        var (firstDate, lastDate) = (list.Min(o => o.Date), list.Max(o => o.Date));
+        CollectionsMarshal.AsSpan(list).Sort(new ByMinute());
         // The window of the day holding the most distinct dates.
-        var perDate = new Dictionary<int, int>();
-        int bestStart = 0, bestCount = 0, lo = 0;
+        var perDate = new int[lastDate - firstDate + 1];
+        int bestStart = 0, bestCount = 0, lo = 0, distinct = 0;
         for (var hi = 0; hi < list.Count; hi++)
         {
-            perDate[list[hi].Date] = perDate.GetValueOrDefault(list[hi].Date) + 1;
+            if (perDate[list[hi].Date - firstDate]++ == 0) distinct++;
             while (list[hi].Minute - list[lo].Minute >= window)
             {
-                if (--perDate[list[lo].Date] == 0) perDate.Remove(list[lo].Date);
+                if (--perDate[list[lo].Date - firstDate] == 0) distinct--;
                 lo++;
             }
-            if (perDate.Count > bestCount) (bestCount, bestStart) = (perDate.Count, lo);
+            if (distinct > bestCount) (bestCount, bestStart) = (distinct, lo);
         }
         if (bestCount < options.ScheduleMinDays) return null;
         // Chance: were the action's occurrences spread over each day like the source's other work, how many of its
