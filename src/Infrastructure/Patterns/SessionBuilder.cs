@@ -27,7 +27,7 @@ public sealed class SessionBuilder
     /// Rows grouped by source (a counting sort), each source's in time order. A source's events mostly arrive in
     /// order, so most groups are only checked, not sorted.
     /// </summary>
-    private static List<Row> InSessionOrder(List<Row> rows, int sources)
+    private static Row[] InSessionOrder(List<Row> rows, int sources)
     {
         var starts = new int[sources + 1];
         foreach (var row in rows) starts[row.Source + 1]++;
@@ -46,7 +46,7 @@ public sealed class SessionBuilder
                 break;
             }
         }
-        return [.. ordered];
+        return ordered;
     }
 
     private sealed record Session(Guid SourceId, DateTime StartedAt, DateTime EndedAt, long[] Items, long[] Exacts, int[] Offsets);
@@ -133,32 +133,34 @@ public sealed class SessionBuilder
             }
         }
         builder.EventsRead = rows.Count(r => r.Fresh);
-        rows = InSessionOrder(rows, sourceIds.Count);
+        var ordered = InSessionOrder(rows, sourceIds.Count);
+        rows.Clear();
 
         var gap = options.SessionGap;
-        var start = 0;
-        for (var i = 1; i <= rows.Count; i++)
+        int start = 0, sourceBegins = 0;
+        for (var i = 1; i <= ordered.Length; i++)
         {
-            var split = i == rows.Count || rows[i].Source != rows[start].Source || rows[i].OccurredAt - rows[i - 1].OccurredAt > gap || i - start >= options.MaxSessionEvents;
+            var split = i == ordered.Length || ordered[i].Source != ordered[start].Source || ordered[i].OccurredAt - ordered[i - 1].OccurredAt > gap || i - start >= options.MaxSessionEvents;
             if (!split) continue;
-            var endOfSource = i == rows.Count || rows[i].Source != rows[start].Source;
-            var sourceId = sourceIds[rows[start].Source];
+            var endOfSource = i == ordered.Length || ordered[i].Source != ordered[start].Source;
+            var sourceId = sourceIds[ordered[start].Source];
             if (!endOfSource)
             {
-                builder._closed.Add(builder.Build(sourceId, rows, start, i));
+                builder._closed.Add(builder.Build(sourceId, ordered, start, i));
                 start = i;
                 continue;
             }
-            var received = rows.Skip(start).Take(i - start).Max(r => r.ReceivedAt);
-            // The source's last session stays open (read again next time) until the source has been quiet for the gap.
-            var quietSince = lastReceived.TryGetValue(sourceId, out var earlier) && earlier > received ? earlier : received;
-            for (var k = start; k < i; k++) if (rows[k].ReceivedAt > quietSince) quietSince = rows[k].ReceivedAt;
+            // The source's last session stays open (read again next time) until the source has been quiet for the gap:
+            // nothing of it received for that long.
+            var quietSince = lastReceived.TryGetValue(sourceId, out var earlier) ? earlier : DateTime.MinValue;
+            for (var k = sourceBegins; k < i; k++) if (ordered[k].ReceivedAt > quietSince) quietSince = ordered[k].ReceivedAt;
+            sourceBegins = i;
             if (safe - quietSince > gap)
             {
-                builder._closed.Add(builder.Build(sourceId, rows, start, i));
+                builder._closed.Add(builder.Build(sourceId, ordered, start, i));
                 builder._sources.Add((sourceId, null, quietSince));
             }
-            else builder._sources.Add((sourceId, rows[start].OccurredAt, quietSince));
+            else builder._sources.Add((sourceId, ordered[start].OccurredAt, quietSince));
             lastReceived.Remove(sourceId);
             start = i;
         }
@@ -167,9 +169,9 @@ public sealed class SessionBuilder
         return builder;
     }
 
-    private Session Build(Guid sourceId, List<Row> rows, int start, int end)
+    private Session Build(Guid sourceId, Row[] rows, int start, int end)
     {
-        var span = CollectionsMarshal.AsSpan(rows)[start..end];
+        var span = rows.AsSpan(start, end - start);
         var first = span[0].OccurredAt;
         var offsets = new int[span.Length];
         var items = new long[span.Length];
