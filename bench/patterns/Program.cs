@@ -81,6 +81,8 @@ await InsertAsync(orgId, new PatternGenerator(new PatternGenerator.Settings(Seed
 await using (var connection = await dataSource.OpenConnectionAsync()) await connection.ExecuteAsync("ANALYZE event_rollup_types, event_rollup_sources, event_rollup_paths, patterns, suggestions");
 var to = DateOnly.FromDateTime(DateTime.UtcNow);
 var from = to.AddDays(-29);
+// Warm-up (JIT, pool, plans) is not measured.
+for (var i = 0; i < 20; i++) await GetOverview.LoadAsync(dataSource, orgId, from, to, CancellationToken.None);
 var uncached = new List<double>();
 for (var i = 0; i < 200; i++)
 {
