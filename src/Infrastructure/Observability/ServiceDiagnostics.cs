@@ -65,9 +65,6 @@ public static class ServiceDiagnostics
         CacheLookups.Add(1, new KeyValuePair<string, object?>("area", area), new KeyValuePair<string, object?>("result", result));
     }
 
-    /// <summary>Hits over lookups since this instance started (also the cache.hit_ratio gauge).</summary>
-    public static double CacheHitRatioNow => Interlocked.Read(ref _cacheLookups) is var lookups and > 0 ? (double)Interlocked.Read(ref _cacheHits) / lookups : 0.0;
-
     public static void Ingested(int events) => EventsIngested.Add(events);
 
     /// <summary>A client span around one call to a dependency (S3 today), e.g. "s3 PutObject".</summary>
