@@ -10,8 +10,6 @@ namespace Service.Infrastructure.Patterns;
 /// </summary>
 public sealed record PatternItem(string Type, string? Tool, string Path, bool Exact)
 {
-    public long Hash => HashOf(Type, Tool, Path, Exact);
-
     /// <summary>The key a fingerprint is made of.</summary>
     public string Key => $"{Type}|{Tool}|{(Exact ? "file" : "glob")}|{Path}";
 
