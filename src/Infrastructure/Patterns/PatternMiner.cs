@@ -536,23 +536,24 @@ public static class PatternMiner
         }
     }
 
+    /// <summary>Schedules are one source's habits: each source is mined on its own, sources side by side.</summary>
     private static List<FoundPattern> Schedules(Prepared data, PatternOptions options)
     {
-        var sourceIndex = new Dictionary<Guid, int>();
-        var activeDates = new List<HashSet<int>>();
-        var activity = new List<Dictionary<int, List<int>>>();
-        var occurrences = new List<Dictionary<int, Occurrences>>();
-        for (var s = 0; s < data.Count; s++)
+        var sessionsOf = new Dictionary<Guid, List<int>>();
+        for (var s = 0; s < data.Count; s++) (CollectionsMarshal.GetValueRefOrAddDefault(sessionsOf, data.Sessions[s].SourceId, out _) ??= []).Add(s);
+        var sources = sessionsOf.OrderBy(p => p.Key).ToArray();
+        var found = new List<FoundPattern>[sources.Length];
+        Parallel.For(0, sources.Length, k => found[k] = SchedulesOf(data, options, sources[k].Key, sources[k].Value));
+        return found.SelectMany(f => f).ToList();
+    }
+
+    private static List<FoundPattern> SchedulesOf(Prepared data, PatternOptions options, Guid sourceId, List<int> sessions)
+    {
+        var activity = new Dictionary<int, List<int>>();
+        var occurrences = new Dictionary<int, Occurrences>();
+        foreach (var s in sessions)
         {
             var session = data.Sessions[s];
-            if (!sourceIndex.TryGetValue(session.SourceId, out var source))
-            {
-                sourceIndex[session.SourceId] = source = activeDates.Count;
-                activeDates.Add([]);
-                activity.Add([]);
-                occurrences.Add([]);
-            }
-            var ofSource = occurrences[source];
             List<int>? minutesOfDate = null;
             var currentDate = int.MinValue;
             // Local time by the session start's offset (a session across a DST change is off by the change for its rest).
@@ -566,22 +567,21 @@ public static class PatternMiner
                 if (date != currentDate)
                 {
                     currentDate = date;
-                    minutesOfDate = CollectionsMarshal.GetValueRefOrAddDefault(activity[source], date, out _) ??= [];
+                    minutesOfDate = CollectionsMarshal.GetValueRefOrAddDefault(activity, date, out _) ??= [];
                 }
                 minutesOfDate!.Add(minute);
                 if (data.SupportDays[items[i]] < options.ScheduleMinDays) continue;
-                (CollectionsMarshal.GetValueRefOrAddDefault(ofSource, items[i], out _) ??= new Occurrences()).Add(new Occurrence(date, minute, s, i));
+                (CollectionsMarshal.GetValueRefOrAddDefault(occurrences, items[i], out _) ??= new Occurrences()).Add(new Occurrence(date, minute, s, i));
             }
         }
-        foreach (var minutes in activity.SelectMany(a => a.Values)) minutes.Sort();
-        for (var source = 0; source < activity.Count; source++) activeDates[source].UnionWith(activity[source].Keys);
-        var sources = sourceIndex.OrderBy(p => p.Value).Select(p => p.Key).ToArray();
+        foreach (var minutes in activity.Values) minutes.Sort();
+        var activeDates = activity.Keys.ToHashSet();
         var found = new List<FoundPattern>();
-        foreach (var (source, item, occurred) in occurrences.SelectMany((items, source) => items.OrderBy(p => p.Key).Select(p => (source, p.Key, p.Value))))
+        foreach (var (item, occurred) in occurrences.OrderBy(p => p.Key))
         {
             if (occurred.Dates < options.ScheduleMinDays) continue;
-            if (Schedule(data, options, occurred.List, activeDates[source], activity[source]) is not { } pattern) continue;
-            found.Add(pattern with { Steps = [data.Hashes[item]], SourceId = sources[source] });
+            if (Schedule(data, options, occurred.List, activeDates, activity) is not { } pattern) continue;
+            found.Add(pattern with { Steps = [data.Hashes[item]], SourceId = sourceId });
         }
         return found;
     }
