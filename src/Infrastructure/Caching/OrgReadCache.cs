@@ -31,21 +31,21 @@ public sealed class OrgReadCache(RedisConnection redis, IOptions<PatternOptions>
         string? key = null;
         try
         {
-            key = await _pipeline.ExecuteAsync(async token =>
+            // The version first: the entry's key names it.
+            (key, var cached) = await _pipeline.ExecuteAsync(async token =>
             {
                 var database = await redis.GetDatabaseAsync(token);
                 var version = (long?)await database.StringGetAsync(VersionKey(orgId)).WaitAsync(token) ?? 0;
-                return $"cache:{orgId:N}:{version}:{area}:{queryKey}";
+                var entry = $"cache:{orgId:N}:{version}:{area}:{queryKey}";
+                return (entry, (string?)await database.StringGetAsync(entry).WaitAsync(token));
             }, cancellationToken);
-            var cached = await _pipeline.ExecuteAsync(async token => (string?)await (await redis.GetDatabaseAsync(token)).StringGetAsync(key).WaitAsync(token), cancellationToken);
             if (cached is not null)
             {
                 ServiceDiagnostics.CacheLookup(area, "hit");
                 return JsonSerializer.Deserialize<T>(cached, JsonSerializerOptions.Web)!;
             }
         }
-        catch (Exception e) when (e is RedisException or TimeoutException or BrokenCircuitException or Polly.Timeout.TimeoutRejectedException
-            && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (Unavailable(e) && !cancellationToken.IsCancellationRequested)
         {
             logger.LogDebug("Cache read skipped ({Error}); reading PostgreSQL", e.GetType().Name);
             key = null;
@@ -64,7 +64,7 @@ public sealed class OrgReadCache(RedisConnection redis, IOptions<PatternOptions>
             await _pipeline.ExecuteAsync(async token => await (await redis.GetDatabaseAsync(token)).StringIncrementAsync(VersionKey(orgId)).WaitAsync(token),
                 CancellationToken.None);
         }
-        catch (Exception e) when (e is RedisException or TimeoutException or BrokenCircuitException or Polly.Timeout.TimeoutRejectedException)
+        catch (Exception e) when (Unavailable(e))
         {
             logger.LogWarning("Cached reads of organization {OrgId} not invalidated ({Error}); they expire within {Seconds} s",
                 orgId, e.GetType().Name, options.Value.CacheSeconds);
@@ -79,12 +79,14 @@ public sealed class OrgReadCache(RedisConnection redis, IOptions<PatternOptions>
             await _pipeline.ExecuteAsync(async token => await (await redis.GetDatabaseAsync(token))
                 .StringSetAsync(key, json, TimeSpan.FromSeconds(options.Value.CacheSeconds)).WaitAsync(token), cancellationToken);
         }
-        catch (Exception e) when (e is RedisException or TimeoutException or BrokenCircuitException or Polly.Timeout.TimeoutRejectedException
-            && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (Unavailable(e) && !cancellationToken.IsCancellationRequested)
         {
             logger.LogDebug("Cache write skipped ({Error})", e.GetType().Name);
         }
     }
+
+    /// <summary>Redis failed, was too slow, or its circuit is open: the cache steps aside.</summary>
+    private static bool Unavailable(Exception e) => e is RedisException or TimeoutException or BrokenCircuitException or Polly.Timeout.TimeoutRejectedException;
 
     private static RedisKey VersionKey(Guid orgId) => $"cache:{orgId:N}:version";
 }
