@@ -24,6 +24,6 @@ public static class DetectPatterns
             ON CONFLICT (org_id) DO UPDATE SET requested_at = now();
             NOTIFY {PatternDetector.WakeChannel};
             """, new { orgId }, cancellationToken: cancellationToken));
-        return TypedResults.Accepted($"/api/v1/orgs/{orgId}/patterns/detection", await GetDetection.ReadAsync(connection, orgId, cancellationToken));
+        return TypedResults.Accepted($"/api/v1/orgs/{orgId}/patterns/detection", await Detection.ReadAsync(connection, orgId, cancellationToken));
     }
 }
