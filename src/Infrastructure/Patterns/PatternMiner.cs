@@ -61,6 +61,8 @@ public static class PatternMiner
         public required List<int>[] SessionsOf;
         public required TimeZoneInfo Zone;
         public required int[] SourceOf;
+        public required Guid[] SourceIds;
+        public required List<int>[] SessionsBySource;
         public required int[] SessionsPerSource;
         public required List<(int Source, int Sessions)>[] SourcesOf;
         public required double[] LowestShare;
@@ -158,11 +160,13 @@ public static class PatternMiner
         var eventsBySource = new Dictionary<long, int>(PairKeys.Comparer);
         var eventsPerSource = new List<int>();
         var lengths = new List<List<int>>();
+        var sessionsBySource = new List<List<int>>();
         for (var s = 0; s < items.Length; s++)
         {
             ref var source = ref CollectionsMarshal.GetValueRefOrAddDefault(sourceIds, sessions[s].SourceId, out var known);
-            if (!known) { source = perSource.Count; perSource.Add(0); eventsPerSource.Add(0); lengths.Add([]); }
+            if (!known) { source = perSource.Count; perSource.Add(0); eventsPerSource.Add(0); lengths.Add([]); sessionsBySource.Add([]); }
             sourceOf[s] = source;
+            sessionsBySource[source].Add(s);
             perSource[source]++;
             eventsPerSource[source] += items[s].Length;
             lengths[source].Add(items[s].Length);
@@ -191,6 +195,7 @@ public static class PatternMiner
         {
             Sessions = sessions, Items = items, Days = days, Hashes = [.. hashes], IsExact = useExact, Support = support,
             SupportDays = supportDays, SessionsOf = sessionsOf, Zone = zone, SourceOf = sourceOf, SessionsPerSource = [.. perSource],
+            SourceIds = sourceIds.OrderBy(p => p.Value).Select(p => p.Key).ToArray(), SessionsBySource = [.. sessionsBySource],
             SourcesOf = sourcesOf, LowestShare = lowestShare, BySource = bySource, EventsBySource = eventsBySource,
             EventsPerSource = [.. eventsPerSource], LengthsBySource = [.. lengths],
         };
@@ -420,13 +425,10 @@ public static class PatternMiner
     /// </summary>
     private static HashSet<long> Screen(Prepared data, bool[] eligible, double lift, out long tested)
     {
-        var bySource = new List<int>[data.SessionsPerSource.Length];
-        for (var s = 0; s < data.Count; s++) (bySource[data.SourceOf[s]] ??= []).Add(s);
         var passed = new HashSet<long>(PairKeys.Comparer);
         tested = 0;
-        foreach (var sessions in bySource)
+        foreach (var sessions in data.SessionsBySource)
         {
-            if (sessions is null) continue;
             var words = (sessions.Count + 63) / 64;
             var bits = new Dictionary<int, ulong[]>();
             for (var k = 0; k < sessions.Count; k++)
@@ -539,11 +541,8 @@ public static class PatternMiner
     /// <summary>Schedules are one source's habits: each source is mined on its own, sources side by side.</summary>
     private static List<FoundPattern> Schedules(Prepared data, PatternOptions options)
     {
-        var sessionsOf = new Dictionary<Guid, List<int>>();
-        for (var s = 0; s < data.Count; s++) (CollectionsMarshal.GetValueRefOrAddDefault(sessionsOf, data.Sessions[s].SourceId, out _) ??= []).Add(s);
-        var sources = sessionsOf.OrderBy(p => p.Key).ToArray();
-        var found = new List<FoundPattern>[sources.Length];
-        Parallel.For(0, sources.Length, k => found[k] = SchedulesOf(data, options, sources[k].Key, sources[k].Value));
+        var found = new List<FoundPattern>[data.SourceIds.Length];
+        Parallel.For(0, found.Length, k => found[k] = SchedulesOf(data, options, data.SourceIds[k], data.SessionsBySource[k]));
         return found.SelectMany(f => f).ToList();
     }
 
