@@ -49,9 +49,8 @@ public sealed class SessionBuilder
         return ordered;
     }
 
-    private sealed record Session(Guid SourceId, DateTime StartedAt, DateTime EndedAt, long[] Items, long[] Exacts, int[] Offsets);
 
-    private readonly List<Session> _closed = [];
+    private readonly List<(MinedSession Session, DateTime EndedAt)> _closed = [];
     private readonly List<(Guid Source, DateTime? TailStart, DateTime LastReceived)> _sources = [];
     private readonly Dictionary<long, (string Type, string? Tool, string Path, bool Exact)> _items = [];
     // New events by day (DayNumber) and type, source or template (indexes into _types, _sourceIds, _templates).
@@ -67,7 +66,7 @@ public sealed class SessionBuilder
     public int ClosedSessions => _closed.Count;
 
     /// <summary>The sessions this run closed, as mining reads them.</summary>
-    public IEnumerable<MinedSession> Closed => _closed.Select(s => new MinedSession(s.SourceId, s.StartedAt, s.Items, s.Exacts, s.Offsets));
+    public IEnumerable<MinedSession> Closed => _closed.Select(c => c.Session);
 
     public static async Task<SessionBuilder> ReadAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid orgId, DateTime watermark,
         DateTime safe, PatternOptions options, CancellationToken cancellationToken)
@@ -169,7 +168,7 @@ public sealed class SessionBuilder
         return builder;
     }
 
-    private Session Build(Guid sourceId, Row[] rows, int start, int end)
+    private (MinedSession Session, DateTime EndedAt) Build(Guid sourceId, Row[] rows, int start, int end)
     {
         var span = rows.AsSpan(start, end - start);
         var first = span[0].OccurredAt;
@@ -182,7 +181,7 @@ public sealed class SessionBuilder
             items[k] = _keys[span[k].Key].Item;
             exacts[k] = _keys[span[k].Key].Exact;
         }
-        return new Session(sourceId, first, span[^1].OccurredAt, items, exacts, offsets);
+        return (new MinedSession(sourceId, first, items, exacts, offsets), span[^1].OccurredAt);
     }
 
 
@@ -193,13 +192,13 @@ public sealed class SessionBuilder
         {
             await using var copy = await connection.BeginBinaryImportAsync(
                 "COPY pattern_sessions (org_id, source_id, started_at, ended_at, items, exacts, offsets) FROM STDIN (FORMAT BINARY)", cancellationToken);
-            foreach (var session in _closed)
+            foreach (var (session, endedAt) in _closed)
             {
                 await copy.StartRowAsync(cancellationToken);
                 await copy.WriteAsync(orgId, NpgsqlDbType.Uuid, cancellationToken);
                 await copy.WriteAsync(session.SourceId, NpgsqlDbType.Uuid, cancellationToken);
                 await copy.WriteAsync(session.StartedAt, NpgsqlDbType.TimestampTz, cancellationToken);
-                await copy.WriteAsync(session.EndedAt, NpgsqlDbType.TimestampTz, cancellationToken);
+                await copy.WriteAsync(endedAt, NpgsqlDbType.TimestampTz, cancellationToken);
                 await copy.WriteAsync(MemoryMarshal.AsBytes(session.Items.AsSpan()).ToArray(), NpgsqlDbType.Bytea, cancellationToken);
                 await copy.WriteAsync(MemoryMarshal.AsBytes(session.Exacts.AsSpan()).ToArray(), NpgsqlDbType.Bytea, cancellationToken);
                 await copy.WriteAsync(MemoryMarshal.AsBytes(session.Offsets.AsSpan()).ToArray(), NpgsqlDbType.Bytea, cancellationToken);
