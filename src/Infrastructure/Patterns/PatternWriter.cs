@@ -20,7 +20,8 @@ public static class PatternWriter
     public static async Task<List<WrittenPattern>> WriteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid orgId,
         IReadOnlyList<FoundPattern> found, IReadOnlyList<MinedSession> sessions, PatternOptions options, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var hashes = found.SelectMany(p => p.Steps).Distinct().ToArray();
+        // One read for what the steps stand for and for the exact files at the examples' positions.
+        var hashes = found.SelectMany(p => p.Steps.Concat(p.Examples.Select(e => sessions[e.Session].Exacts[e.Position]))).Distinct().ToArray();
         var items = (await connection.QueryAsync<(long Hash, string Type, string? Tool, string Path, bool Exact)>(new CommandDefinition(
             "SELECT hash, type, tool, path, exact FROM pattern_items WHERE org_id = @orgId AND hash = ANY(@hashes)",
             new { orgId, hashes }, transaction, cancellationToken: cancellationToken)))
@@ -35,11 +36,7 @@ public static class PatternWriter
         // Example events, found again from the session's source, the second of the example and its exact item (an event
         // removed by retention meanwhile has no example).
         var refs = kept.SelectMany((p, k) => p.Examples.Select(e => (Pattern: k, Session: sessions[e.Session], e.Position))).ToList();
-        var exacts = refs.Select(r => r.Session.Exacts[r.Position]).Distinct().ToArray();
-        var files = (await connection.QueryAsync<(long Hash, string Type, string? Tool, string Path)>(new CommandDefinition(
-            "SELECT hash, type, tool, path FROM pattern_items WHERE org_id = @orgId AND hash = ANY(@exacts)",
-            new { orgId, exacts }, transaction, cancellationToken: cancellationToken))).ToDictionary(i => i.Hash);
-        var located = refs.Where(r => files.ContainsKey(r.Session.Exacts[r.Position])).ToList();
+        var located = refs.Where(r => items.ContainsKey(r.Session.Exacts[r.Position])).ToList();
         var exampleIds = (await connection.QueryAsync<(int Pattern, Guid EventId)>(new CommandDefinition("""
             SELECT x.p, e.id
             FROM unnest(@patterns::int[], @sources::uuid[], @froms::timestamptz[], @types::text[], @tools::text[], @paths::text[]) WITH ORDINALITY
@@ -54,8 +51,8 @@ public static class PatternWriter
             {
                 orgId, patterns = located.Select(r => r.Pattern).ToArray(), sources = located.Select(r => r.Session.SourceId).ToArray(),
                 froms = located.Select(r => r.Session.StartedAt.AddSeconds(r.Session.Offsets[r.Position])).ToArray(),
-                types = located.Select(r => files[r.Session.Exacts[r.Position]].Type).ToArray(), tools = located.Select(r => files[r.Session.Exacts[r.Position]].Tool).ToArray(),
-                paths = located.Select(r => files[r.Session.Exacts[r.Position]].Path).ToArray(),
+                types = located.Select(r => items[r.Session.Exacts[r.Position]].Type).ToArray(), tools = located.Select(r => items[r.Session.Exacts[r.Position]].Tool).ToArray(),
+                paths = located.Select(r => items[r.Session.Exacts[r.Position]].Path).ToArray(),
             }, transaction, cancellationToken: cancellationToken))).ToLookup(x => x.Pattern, x => x.EventId);
 
         var written = new List<WrittenPattern>();
