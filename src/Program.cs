@@ -10,6 +10,7 @@ using Service.Features.Operator;
 using Service.Features.Organizations;
 using Service.Features.Overview;
 using Service.Features.Patterns;
+using Service.Features.Privacy;
 using Service.Features.Suggestions;
 using Service.Features.LiveStream;
 using Service.Features.Uploads;
@@ -62,6 +63,7 @@ app.MapWorkflows();
 app.MapPatterns();
 app.MapSuggestions();
 app.MapOverview();
+app.MapPrivacy();
 app.MapAdmin();
 
 return await app.RunGuardedAsync();

@@ -17,6 +17,7 @@ using Service.Infrastructure.Storage;
 using Service.Infrastructure.Streaming;
 using Service.Infrastructure.Workflows;
 using Service.Infrastructure.Patterns;
+using Service.Infrastructure.Privacy;
 
 namespace Service.Infrastructure;
 
@@ -46,6 +47,7 @@ public static class InfrastructureRegistration
         services.AddStreaming();
         services.AddWorkflowEngine();
         services.AddPatternDetection();
+        services.AddPrivacy();
 
         services.AddStartupGuard(); // last: it wraps every ValidateOnStart registered above
         return builder;

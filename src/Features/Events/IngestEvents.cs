@@ -10,6 +10,7 @@ using NpgsqlTypes;
 using Service.Infrastructure.Events;
 using Service.Infrastructure.FeatureFlags;
 using Service.Infrastructure.Observability;
+using Service.Infrastructure.Privacy;
 using Service.Infrastructure.RateLimiting;
 using Service.Infrastructure.Security;
 using Service.Infrastructure.Workflows;
@@ -23,12 +24,15 @@ public sealed record IngestEventsRequest(IReadOnlyList<IngestEventItem?>? Events
 /// <param name="ClientEventId">The agent's own id: an event re-sent with the same id from the same source is stored once.</param>
 public sealed record IngestEventItem(string? Type, string? OccurredAt, string? Path, string? Tool, long? DurationMs, JsonElement? Metadata, string? ClientEventId);
 
-public sealed record IngestEventsResponse(int Inserted, int Duplicates);
+/// <param name="Excluded">Events the organization's privacy policy dropped before storing anything of them (an excluded path, or older than it keeps events).</param>
+public sealed record IngestEventsResponse(int Inserted, int Duplicates, int Excluded);
 
 /// <summary>
-/// A batch of events, all or nothing: every item is validated first (400 lists each problem by index), then one
+/// A batch of events, all or nothing: every item is validated first (400 lists each problem by index), then the
+/// organization's privacy policy drops excluded events and rewrites paths and metadata, then one
 /// INSERT ... ON CONFLICT DO NOTHING stores the batch; 201 only after the commit. With an Idempotency-Key the
-/// response is stored in the same transaction and replayed for 24 hours.
+/// response is stored in the same transaction and replayed for 24 hours (the key record holds a SHA-256 of the
+/// request and the counts, nothing of an event).
 /// </summary>
 public static partial class IngestEvents
 {
@@ -53,7 +57,7 @@ public static partial class IngestEvents
 
     public static async Task<Results<Created<IngestEventsResponse>, ValidationProblem, ProblemHttpResult>> Handle(
         Guid orgId, IngestEventsRequest request, HttpContext context, ClaimsPrincipal user, NpgsqlDataSource dataSource,
-        IOptions<EventOptions> options, TimeProvider time, CancellationToken cancellationToken)
+        IOptions<EventOptions> options, PrivacyPolicies privacy, TimeProvider time, CancellationToken cancellationToken)
     {
         var idempotencyKey = context.Request.Headers["Idempotency-Key"].ToString();
         var errors = new Dictionary<string, string[]>();
@@ -65,6 +69,8 @@ public static partial class IngestEvents
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         if (errors.Count == 0 && uploadIds.Count > 0) await CheckUploadsAsync(connection, orgId, uploadIds, errors, cancellationToken);
         if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
+        var policy = await privacy.GetAsync(connection, null, orgId, cancellationToken);
+        var stored = Apply(policy, events, time.GetUtcNow().UtcDateTime);
 
         var (sourceType, sourceId) = user.Caller();
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -84,9 +90,9 @@ public static partial class IngestEvents
             if (claimed == 0) return await ReplayAsync(connection, transaction, orgId, sourceId, idempotencyKey, requestHash, context.Response, cancellationToken);
         }
 
-        var inserted = await InsertAsync(connection, transaction, orgId, sourceType, sourceId, events, cancellationToken);
-        if (inserted > 0) await EventTriggers.HandOverAsync(connection, transaction, orgId, events.Select(e => e.Id).ToArray(), cancellationToken);
-        var response = new IngestEventsResponse(inserted, events.Count - inserted);
+        var inserted = stored.Count == 0 ? 0 : await InsertAsync(connection, transaction, orgId, sourceType, sourceId, stored, cancellationToken);
+        if (inserted > 0) await EventTriggers.HandOverAsync(connection, transaction, orgId, stored.Select(e => e.Id).ToArray(), cancellationToken);
+        var response = new IngestEventsResponse(inserted, stored.Count - inserted, events.Count - stored.Count);
         if (requestHash is not null)
         {
             await connection.ExecuteAsync(new CommandDefinition(
@@ -96,6 +102,18 @@ public static partial class IngestEvents
         await transaction.CommitAsync(cancellationToken);
         ServiceDiagnostics.Ingested(inserted);
         return TypedResults.Created((string?)null, response);
+    }
+
+    /// <summary>What the policy lets through, in the form it is stored: excluded events leave no trace beyond the count.</summary>
+    private static List<ValidEvent> Apply(PrivacyPolicy policy, List<ValidEvent> events, DateTime now)
+    {
+        var stored = new List<ValidEvent>(events.Count);
+        foreach (var e in events)
+        {
+            if (policy.Excludes(e.Path, e.OccurredAt, now)) continue;
+            stored.Add(e with { Path = policy.StoredPath(e.Path), Metadata = policy.StoredMetadata(e.Metadata) });
+        }
+        return stored;
     }
 
     private sealed record ValidEvent(Guid Id, string Type, DateTime OccurredAt, string Path, string? Tool, long? DurationMs, string? Metadata, string? ClientEventId);

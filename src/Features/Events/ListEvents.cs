@@ -4,6 +4,7 @@ using Dapper;
 using Npgsql;
 using Service.Infrastructure.Events;
 using Service.Infrastructure.Http;
+using Service.Infrastructure.Privacy;
 using Service.Infrastructure.Security;
 
 namespace Service.Features.Events;
@@ -12,12 +13,14 @@ namespace Service.Features.Events;
 /// <param name="To">Exclusive, RFC 3339.</param>
 /// <param name="Type">Repeatable: events of any of these types.</param>
 /// <param name="Source">The API key or user id that sent the events.</param>
+/// <param name="PathPrefix">A prefix of the paths as agents send them; rewritten like stored paths under the organization's path mode.</param>
 public sealed record ListEventsQuery(DateTimeOffset? From, DateTimeOffset? To, string[]? Type, string? PathPrefix, Guid? Source, string? Cursor, int? Limit);
 
 public sealed record EventResponse(Guid Id, string Type, DateTimeOffset OccurredAt, DateTimeOffset ReceivedAt, string Path, string? Tool,
     long? DurationMs, JsonElement? Metadata, string? ClientEventId, string SourceType, Guid SourceId);
 
-public sealed record EventPage(IReadOnlyList<EventResponse> Items, string? NextCursor);
+/// <param name="StoredPathPrefix">The path prefix as matched against stored paths (after the organization's path mode rewrote it).</param>
+public sealed record EventPage(IReadOnlyList<EventResponse> Items, string? NextCursor, string? StoredPathPrefix);
 
 /// <summary>An organization's events, newest first, filtered, in keyset pages (occurred_at desc, id desc).</summary>
 public static class ListEvents
@@ -32,7 +35,7 @@ public static class ListEvents
             .RequireOrgRole(OrgRole.Viewer);
 
     public static async Task<Results<Ok<EventPage>, ValidationProblem>> Handle(
-        Guid orgId, [AsParameters] ListEventsQuery query, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+        Guid orgId, [AsParameters] ListEventsQuery query, NpgsqlDataSource dataSource, PrivacyPolicies privacy, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
         if (query.Type?.FirstOrDefault(t => !EventTypes.All.Contains(t)) is { } unknown) errors["type"] = [$"'{unknown}' is not one of {string.Join(", ", EventTypes.All)}."];
@@ -41,12 +44,17 @@ public static class ListEvents
         var paging = PageRequest.Read(query.Cursor, query.Limit, errors, DefaultLimit, MaxLimit);
         if (paging is null || errors.Count > 0) return TypedResults.ValidationProblem(errors);
 
-        var (sql, parameters) = Build(orgId, query, paging.After, paging.Take);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        if (query.PathPrefix is { } prefix)
+        {
+            var policy = await privacy.GetAsync(connection, null, orgId, cancellationToken);
+            query = query with { PathPrefix = policy.StoredPath(prefix) };
+        }
+        var (sql, parameters) = Build(orgId, query, paging.After, paging.Take);
         var rows = (await connection.QueryAsync<EventRow>(new CommandDefinition(sql, parameters, cancellationToken: cancellationToken))).ToList();
 
         var (page, next) = paging.Split(rows, r => (r.OccurredAt, r.Id));
-        return TypedResults.Ok(new EventPage(page.Select(r => r.ToResponse()).ToList(), next));
+        return TypedResults.Ok(new EventPage(page.Select(r => r.ToResponse()).ToList(), next, query.PathPrefix));
     }
 
     /// <summary>

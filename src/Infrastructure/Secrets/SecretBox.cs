@@ -18,12 +18,14 @@ public sealed class SecretBox
     private static readonly byte[] DerivationInfo = "service.secrets.aes256gcm.v1"u8.ToArray();
 
     private readonly Dictionary<string, byte[]> _keys = new(StringComparer.Ordinal);
+    private readonly byte[] _currentKeyMaterial;
 
     public SecretBox(IOptions<EncryptionOptions> options) : this(options.Value.Key!, options.Value.OldKeyList) { }
 
     public SecretBox(string currentKey, IEnumerable<string> oldKeys)
     {
         CurrentKeyId = IdOf(currentKey);
+        _currentKeyMaterial = Encoding.UTF8.GetBytes(currentKey);
         _keys[CurrentKeyId] = Derive(currentKey);
         foreach (var old in oldKeys) _keys.TryAdd(IdOf(old), Derive(old));
     }
@@ -68,6 +70,13 @@ public sealed class SecretBox
         }
         return plaintext;
     }
+
+    /// <summary>
+    /// A 32-byte key for another purpose (HKDF-SHA256 of ENCRYPTION_KEY with the purpose as info and the salt given):
+    /// the same inputs give the same key on every instance, and nothing about ENCRYPTION_KEY can be learnt from it.
+    /// </summary>
+    public byte[] DeriveKey(string purpose, ReadOnlySpan<byte> salt) =>
+        HKDF.DeriveKey(HashAlgorithmName.SHA256, _currentKeyMaterial, 32, salt.ToArray(), Encoding.UTF8.GetBytes(purpose));
 
     /// <summary>The key id a sealed value records; null when it is not a sealed value.</summary>
     public static string? KeyIdOf(ReadOnlySpan<byte> sealedValue)

@@ -24,9 +24,13 @@ public static class PathGlob
         return Cache.GetOrAdd(glob, Compile).IsMatch(path);
     }
 
-    private static Regex Compile(string glob)
+    private static Regex Compile(string glob) =>
+        new("^" + Pattern(glob) + "$", RegexOptions.NonBacktracking | RegexOptions.CultureInvariant);
+
+    /// <summary>The regular expression of a glob, without anchors.</summary>
+    public static string Pattern(string glob)
     {
-        var pattern = new StringBuilder("^");
+        var pattern = new StringBuilder();
         for (var i = 0; i < glob.Length; i++)
         {
             var c = glob[i];
@@ -41,7 +45,6 @@ public static class PathGlob
             else if (c == '?') pattern.Append("[^/]");
             else pattern.Append(Regex.Escape(c.ToString()));
         }
-        pattern.Append('$');
-        return new Regex(pattern.ToString(), RegexOptions.NonBacktracking | RegexOptions.CultureInvariant);
+        return pattern.ToString();
     }
 }
