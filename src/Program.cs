@@ -1,3 +1,4 @@
+using Service.Features.Account;
 using Service.Features.Admin;
 using Service.Features.ApiKeys;
 using Service.Features.Auth;
@@ -64,6 +65,7 @@ app.MapPatterns();
 app.MapSuggestions();
 app.MapOverview();
 app.MapPrivacy();
+app.MapAccount();
 app.MapAdmin();
 
 return await app.RunGuardedAsync();

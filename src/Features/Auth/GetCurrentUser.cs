@@ -23,12 +23,12 @@ public static class GetCurrentUser
         var userId = principal.RequiredUserId();
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         using var results = await connection.QueryMultipleAsync(new CommandDefinition("""
-            SELECT id, email, display_name AS DisplayName, created_at AS CreatedAt FROM users WHERE id = @userId;
+            SELECT id, email, display_name AS DisplayName, created_at AS CreatedAt FROM users WHERE id = @userId AND deleted_at IS NULL;
             SELECT o.id, o.name, m.role FROM memberships m JOIN organizations o ON o.id = m.org_id
             WHERE m.user_id = @userId AND o.deleted_at IS NULL ORDER BY o.name, o.id;
             """, new { userId }, cancellationToken: cancellationToken));
         var user = await results.ReadSingleOrDefaultAsync<UserRow>();
-        // A valid token for a user deleted since it was issued.
+        // A valid token for an account deleted since it was issued.
         if (user is null) return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not Found", detail: "This account no longer exists.");
         var organizations = (await results.ReadAsync<CurrentUserOrganization>()).ToList();
         return TypedResults.Ok(new CurrentUserResponse(user.Id, user.Email, user.DisplayName, user.CreatedAt, organizations));

@@ -35,40 +35,22 @@ public static class LoginUser
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var user = await connection.QuerySingleOrDefaultAsync<LoginRow>(new CommandDefinition(
-            "SELECT id, email, password_hash AS PasswordHash, locked_until AS LockedUntil FROM users WHERE email_normalized = @email",
+            "SELECT id, email, password_hash AS PasswordHash, locked_until AS LockedUntil FROM users WHERE email_normalized = @email AND deleted_at IS NULL",
             new { email = EmailAddresses.Normalize(request.Email) }, cancellationToken: cancellationToken));
 
         var passwordMatches = passwords.Verify(user?.PasswordHash, request.Password);
         if (user is null) return Rejected();
-        if (user.LockedUntil is { } lockedUntil && DateTime.SpecifyKind(lockedUntil, DateTimeKind.Utc) > time.GetUtcNow().UtcDateTime) return Rejected();
+        if (LoginFailures.IsLocked(user.LockedUntil, time.GetUtcNow())) return Rejected();
 
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         if (!passwordMatches)
         {
-            var lockout = options.Value.Lockout;
-            var failure = await connection.QuerySingleAsync<FailureRow>(new CommandDefinition("""
-                UPDATE users SET
-                    failed_login_count = failed_login_count + 1,
-                    locked_until = CASE WHEN failed_login_count + 1 >= @Max
-                        THEN now() + make_interval(secs => LEAST(@Base * power(2, failed_login_count + 1 - @Max), @Cap))
-                        ELSE locked_until END,
-                    updated_at = now()
-                WHERE id = @Id
-                RETURNING failed_login_count AS FailedCount, locked_until AS LockedUntil
-                """, new { user.Id, Max = lockout.MaxFailedAttempts, Base = lockout.BaseSeconds, Cap = lockout.MaxSeconds },
-                transaction, cancellationToken: cancellationToken));
-            if (failure.FailedCount >= lockout.MaxFailedAttempts)
-            {
-                await audit.WriteAsync(connection, transaction, new AuditEntry("system", null, null, "auth.account_locked", "user", user.Id.ToString(),
-                    new { failedAttempts = failure.FailedCount, lockedUntil = failure.LockedUntil }), cancellationToken);
-            }
+            await LoginFailures.RecordAsync(connection, transaction, user.Id, options.Value.Lockout, audit, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
             return Rejected();
         }
 
-        await connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE users SET failed_login_count = 0, locked_until = NULL WHERE id = @Id AND (failed_login_count <> 0 OR locked_until IS NOT NULL)",
-            new { user.Id }, transaction, cancellationToken: cancellationToken));
+        await LoginFailures.ResetAsync(connection, transaction, user.Id, cancellationToken);
         var issued = await tokens.IssueAsync(connection, transaction, user.Id, user.Email, familyId: Guid.CreateVersion7(), cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return TypedResults.Ok(new TokenResponse(issued.AccessToken, issued.RefreshToken, issued.ExpiresIn));
@@ -80,6 +62,4 @@ public static class LoginUser
         detail: "The email or password is wrong, or the account is temporarily locked after repeated failures.");
 
     private sealed record LoginRow(Guid Id, string Email, string PasswordHash, DateTime? LockedUntil);
-
-    private sealed record FailureRow(int FailedCount, DateTime? LockedUntil);
 }

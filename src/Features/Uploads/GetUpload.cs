@@ -1,5 +1,4 @@
 using Amazon.S3;
-using Amazon.S3.Model;
 using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -32,23 +31,8 @@ public static class GetUpload
         if (row is null) return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such upload");
         if (row.Status != "ready") return TypedResults.Ok(new UploadDetailsResponse(row.ToResponse(), null, null));
 
-        // Presigning is local computation (no request to S3).
         var expires = time.GetUtcNow() + DownloadUrlLifetime;
-        var url = await s3.GetPreSignedURLAsync(new GetPreSignedUrlRequest
-        {
-            BucketName = storage.Value.Bucket,
-            Key = row.StorageKey,
-            Verb = HttpVerb.GET,
-            Expires = expires.UtcDateTime,
-            Protocol = storage.Value.PresignedUrlProtocol,
-            ResponseHeaderOverrides = new ResponseHeaderOverrides
-            {
-                ContentDisposition = $"attachment; filename=\"{AsciiFallback(row.FileName)}\"; filename*=UTF-8''{Uri.EscapeDataString(row.FileName)}",
-                ContentType = row.ContentType,
-            },
-        });
+        var url = await DownloadLinks.PresignAsync(s3, storage.Value, row.StorageKey, row.FileName, row.ContentType, expires);
         return TypedResults.Ok(new UploadDetailsResponse(row.ToResponse(), url, expires));
     }
-
-    private static string AsciiFallback(string name) => new(name.Select(c => c is >= ' ' and < (char)127 and not '"' and not '\\' ? c : '_').ToArray());
 }

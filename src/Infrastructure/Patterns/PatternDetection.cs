@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text.Json;
@@ -27,6 +28,12 @@ public sealed class PatternDetection(
     [FromKeyedServices(DatabaseRegistration.Background)] NpgsqlDataSource dataSource, IOptions<PatternOptions> options,
     SuggestionWriter suggestions, OrgReadCache cache, TimeProvider time, ILogger<PatternDetection> logger)
 {
+    private const string LockKey = "hashtextextended('patterns:' || @orgId::text, 0)";
+
+    /// <summary>Waits for a running detection of the organization and keeps the next one out until the caller's transaction ends.</summary>
+    public static Task LockAsync(DbConnection connection, DbTransaction transaction, Guid orgId, CancellationToken cancellationToken) =>
+        connection.ExecuteAsync(new CommandDefinition($"SELECT pg_advisory_xact_lock({LockKey})", new { orgId }, transaction, cancellationToken: cancellationToken));
+
     /// <summary>Runs detection now; null when another run of the organization holds the lock.</summary>
     public async Task<DetectionStats?> RunAsync(Guid orgId, CancellationToken cancellationToken)
     {
@@ -34,7 +41,7 @@ public sealed class PatternDetection(
         var clock = Stopwatch.StartNew();
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        if (!await connection.ExecuteScalarAsync<bool>(new CommandDefinition("SELECT pg_try_advisory_xact_lock(hashtextextended('patterns:' || @orgId::text, 0))",
+        if (!await connection.ExecuteScalarAsync<bool>(new CommandDefinition($"SELECT pg_try_advisory_xact_lock({LockKey})",
             new { orgId }, transaction, cancellationToken: cancellationToken)))
         {
             return null;

@@ -27,7 +27,8 @@ public sealed record ClientIdentity(IReadOnlyList<string> Keys, string? ApiKeyId
 
         if (policy == RateLimitPolicies.Auth)
         {
-            var account = await ReadTargetAccountAsync(context.Request, cancellationToken);
+            // A signed-in caller (account deletion re-enters the password) is its own target account.
+            var account = userId is not null ? Hash("user:" + userId) : await ReadTargetAccountAsync(context.Request, cancellationToken);
             return new ClientIdentity(account is null ? [ipKey] : [ipKey, "account:" + account], apiKeyId, userId, ip);
         }
         var key = apiKeyId is not null ? "key:" + apiKeyId : userId is not null ? "user:" + userId : ipKey;
@@ -53,7 +54,7 @@ public sealed record ClientIdentity(IReadOnlyList<string> Keys, string? ApiKeyId
                 if (property.NameEquals("email")) target = "email:" + EmailAddresses.Normalize(property.Value.GetString()!);
                 else if (property.NameEquals("refreshToken")) target = "refresh:" + property.Value.GetString();
             }
-            return target is null ? null : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(target)))[..32];
+            return target is null ? null : Hash(target);
         }
         catch (JsonException)
         {
@@ -64,4 +65,6 @@ public sealed record ClientIdentity(IReadOnlyList<string> Keys, string? ApiKeyId
             request.Body.Position = 0;
         }
     }
+
+    private static string Hash(string target) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(target)))[..32];
 }

@@ -8,7 +8,7 @@ public sealed record ResolvedPolicy(string Name, int PerMinute, int PerHour, Fai
 
 public static class RateLimitPolicies
 {
-    /// <summary>login, register, refresh: strict, keyed by client IP and by target account; fails closed.</summary>
+    /// <summary>login, register, refresh, account deletion: strict, keyed by client IP and by target account; fails closed.</summary>
     public const string Auth = "auth";
 
     /// <summary>event ingest: high, keyed by API key.</summary>
@@ -17,10 +17,13 @@ public static class RateLimitPolicies
     /// <summary>uploads: keyed by user or API key.</summary>
     public const string Uploads = "uploads";
 
+    /// <summary>account exports: few and heavy, keyed by user; fails closed.</summary>
+    public const string Exports = "exports";
+
     /// <summary>everything else, keyed by user id (or API key, or IP); the global per-minute/per-hour defaults.</summary>
     public const string Api = "api";
 
-    public static readonly string[] Names = [Auth, Ingest, Uploads, Api];
+    public static readonly string[] Names = [Auth, Ingest, Uploads, Exports, Api];
 
     public static TBuilder RequireRateLimit<TBuilder>(this TBuilder builder, string policy) where TBuilder : IEndpointConventionBuilder
     {
@@ -35,6 +38,7 @@ public static class RateLimitPolicies
             Auth => (10, 100, FailureMode.FailClosed),
             Ingest => (600, 20_000, FailureMode.FailOpen),
             Uploads => (60, 1_000, FailureMode.FailOpen),
+            Exports => (2, 10, FailureMode.FailClosed),
             _ => (options.PerMinute, options.PerHour, FailureMode.FailOpen),
         };
         options.Policies.TryGetValue(name, out var configured);

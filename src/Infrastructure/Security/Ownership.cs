@@ -1,13 +1,13 @@
 using System.Data.Common;
 using Dapper;
 
-namespace Service.Features.Organizations;
+namespace Service.Infrastructure.Security;
 
 /// <summary>
-/// Membership changes of one organization are serialized on its row, so that two concurrent demotions or removals
-/// of its last two owners cannot both see "another owner remains".
+/// Membership changes of one organization are serialized on its row, so that two concurrent demotions, removals or
+/// account deletions of its last two owners cannot both see "another owner remains".
 /// </summary>
-internal static class Ownership
+public static class Ownership
 {
     public static async Task<int> LockAndCountOwnersAsync(DbConnection connection, DbTransaction transaction, Guid orgId, CancellationToken cancellationToken)
     {

@@ -1,0 +1,151 @@
+using System.Data.Common;
+using System.Security.Claims;
+using Dapper;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Service.Infrastructure.Audit;
+using Service.Infrastructure.Patterns;
+using Service.Infrastructure.Privacy;
+using Service.Infrastructure.RateLimiting;
+using Service.Infrastructure.Security;
+
+namespace Service.Features.Account;
+
+public sealed record DeleteAccountRequest(string? Password);
+
+/// <summary>
+/// Deletes the caller's account after the password is typed again (a wrong one counts like a failed sign-in).
+/// Refused while the caller is the last owner of an organization. Each organization is handled in its own
+/// transaction (its row locked, the owner count checked again): membership removed, the caller's events deleted or
+/// anonymized as its policy says. Then, in one last transaction, sessions and notifications go and the user row is
+/// tombstoned (nothing personal left; the email can register again). Stopped halfway, a retry finishes the job:
+/// every step only acts on what is still there.
+/// </summary>
+public static class DeleteAccount
+{
+    public static void Map(RouteGroupBuilder group) =>
+        group.MapDelete("/", Handle)
+            .WithName("DeleteAccount")
+            .WithSummary("Delete your account (password required)")
+            .RequireRateLimit(RateLimitPolicies.Auth)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+
+    public static async Task<Results<NoContent, ProblemHttpResult>> Handle([FromBody] DeleteAccountRequest? request, ClaimsPrincipal principal, NpgsqlDataSource dataSource,
+        Passwords passwords, AuditLog audit, IOptions<AuthOptions> auth, TimeProvider time, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(request?.Password))
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Password required",
+                detail: "Type your password again to delete your account: send {\"password\": \"...\"}.");
+        }
+        var userId = principal.RequiredUserId();
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var user = await connection.QuerySingleOrDefaultAsync<(string PasswordHash, DateTime? LockedUntil)?>(new CommandDefinition(
+            "SELECT password_hash, locked_until FROM users WHERE id = @userId AND deleted_at IS NULL", new { userId }, cancellationToken: cancellationToken));
+        if (user is not { } account) return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not Found", detail: "This account no longer exists.");
+        var passwordMatches = passwords.Verify(account.PasswordHash, request.Password);
+        if (LoginFailures.IsLocked(account.LockedUntil, time.GetUtcNow())) return WrongPassword();
+        if (!passwordMatches)
+        {
+            await using var failed = await connection.BeginTransactionAsync(cancellationToken);
+            await LoginFailures.RecordAsync(connection, failed, userId, auth.Value.Lockout, audit, cancellationToken);
+            await failed.CommitAsync(cancellationToken);
+            return WrongPassword();
+        }
+
+        var lastOwned = await LastOwnedAsync(connection, null, userId, null, cancellationToken);
+        if (lastOwned.Count > 0) return LastOwner(lastOwned);
+
+        // Every organization holding the caller's membership or events, the soft-deleted ones included.
+        var orgIds = (await connection.QueryAsync<Guid>(new CommandDefinition("""
+            SELECT o.id FROM organizations o
+            WHERE EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = o.id AND m.user_id = @userId)
+               OR EXISTS (SELECT 1 FROM events e WHERE e.org_id = o.id AND e.source_id = @userId AND e.source_type = 'user')
+            ORDER BY o.id
+            """, new { userId }, cancellationToken: cancellationToken))).AsList();
+        var summary = new List<object>();
+        foreach (var orgId in orgIds)
+        {
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            await Ownership.LockAndCountOwnersAsync(connection, transaction, orgId, cancellationToken);
+            // An owner demoted or removed since the check above leaves the caller the last one: stop before this organization.
+            var raced = await LastOwnedAsync(connection, transaction, userId, orgId, cancellationToken);
+            if (raced.Count > 0) return LastOwner(raced);
+            summary.Add(await LeaveAsync(connection, transaction, audit, userId, orgId, cancellationToken));
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
+        {
+            await connection.ExecuteAsync(new CommandDefinition("""
+                DELETE FROM refresh_tokens WHERE user_id = @userId;
+                DELETE FROM stream_tickets WHERE user_id = @userId;
+                DELETE FROM notifications WHERE user_id = @userId;
+                DELETE FROM stream_events WHERE user_id = @userId;
+                DELETE FROM stream_heads WHERE user_id = @userId;
+                UPDATE users SET email = '', email_normalized = 'deleted:' || id::text, display_name = '', password_hash = '',
+                    failed_login_count = 0, locked_until = NULL, deleted_at = now(), updated_at = now()
+                WHERE id = @userId;
+                """, new { userId }, transaction, cancellationToken: cancellationToken));
+            await audit.WriteAsync(connection, transaction, new AuditEntry("user", userId.ToString(), null, "account.deleted", "user", userId.ToString(),
+                new { organizations = summary }), cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+        return TypedResults.NoContent();
+    }
+
+    /// <summary>One organization: membership gone, the caller's events and the pattern data built from them deleted or anonymized.</summary>
+    private static async Task<object> LeaveAsync(NpgsqlConnection connection, DbTransaction transaction, AuditLog audit, Guid userId, Guid orgId,
+        CancellationToken cancellationToken)
+    {
+        var handling = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
+            "SELECT departed_user_events FROM privacy_policies WHERE org_id = @orgId", new { orgId }, transaction, cancellationToken: cancellationToken))
+            ?? PrivacySettings.Default.DepartedUserEvents;
+        // A detection run of this organization reads the same sessions: wait for it rather than race it.
+        await PatternDetection.LockAsync(connection, transaction, orgId, cancellationToken);
+        var anonymousId = Guid.NewGuid();
+        var events = await connection.ExecuteAsync(new CommandDefinition(handling == DepartedUserEvents.Anonymize
+            ? """
+              UPDATE events SET source_id = @anonymousId, client_event_id = NULL, metadata = NULL,
+                  path = CASE WHEN path ~ '^[A-Za-z]:[\\/]([Uu]sers|Documents and Settings)[\\/][^\\/]+'
+                      THEN '~' || replace(regexp_replace(path, '^[A-Za-z]:[\\/]([Uu]sers|Documents and Settings)[\\/][^\\/]+', ''), '\', '/')
+                      ELSE regexp_replace(path, '^(/home/[^/]+|/Users/[^/]+|/root)(?=/|$)', '~') END
+              WHERE org_id = @orgId AND source_id = @userId AND source_type = 'user'
+              """
+            : "DELETE FROM events WHERE org_id = @orgId AND source_id = @userId AND source_type = 'user'",
+            new { orgId, userId, anonymousId }, transaction, cancellationToken: cancellationToken, commandTimeout: 0));
+        await connection.ExecuteAsync(new CommandDefinition($"""
+            DELETE FROM pattern_sessions WHERE org_id = @orgId AND source_id = @userId;
+            DELETE FROM pattern_sources WHERE org_id = @orgId AND source_id = @userId;
+            UPDATE patterns SET source_id = {(handling == DepartedUserEvents.Anonymize ? "@anonymousId" : "NULL")} WHERE org_id = @orgId AND source_id = @userId;
+            {(handling == DepartedUserEvents.Anonymize
+                ? "UPDATE event_rollup_sources SET source_id = @anonymousId WHERE org_id = @orgId AND source_id = @userId;"
+                : "DELETE FROM event_rollup_sources WHERE org_id = @orgId AND source_id = @userId;")}
+            DELETE FROM memberships WHERE org_id = @orgId AND user_id = @userId;
+            """, new { orgId, userId, anonymousId }, transaction, cancellationToken: cancellationToken));
+        await audit.WriteAsync(connection, transaction, new AuditEntry("user", userId.ToString(), orgId, "member.account_deleted", "user", userId.ToString(),
+            new { events, handling }), cancellationToken);
+        return new { orgId, events, handling };
+    }
+
+    /// <summary>Organizations (not deleted) where the caller is an owner and no other owner remains; one organization only when given.</summary>
+    private static async Task<List<(Guid Id, string Name)>> LastOwnedAsync(DbConnection connection, DbTransaction? transaction, Guid userId, Guid? orgId,
+        CancellationToken cancellationToken) =>
+        (await connection.QueryAsync<(Guid, string)>(new CommandDefinition("""
+            SELECT o.id, o.name FROM memberships m JOIN organizations o ON o.id = m.org_id
+            WHERE m.user_id = @userId AND m.role = 'owner' AND o.deleted_at IS NULL AND (@orgId::uuid IS NULL OR o.id = @orgId)
+              AND NOT EXISTS (SELECT 1 FROM memberships other WHERE other.org_id = m.org_id AND other.role = 'owner' AND other.user_id <> @userId)
+            ORDER BY o.name, o.id
+            """, new { userId, orgId }, transaction, cancellationToken: cancellationToken))).AsList();
+
+    private static ProblemHttpResult WrongPassword() => TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Password does not match",
+        detail: "The password is wrong, or the account is temporarily locked after repeated failures.");
+
+    private static ProblemHttpResult LastOwner(List<(Guid Id, string Name)> organizations) => TypedResults.Problem(
+        statusCode: StatusCodes.Status409Conflict, title: "Last owner",
+        detail: $"You are the last owner of {string.Join(", ", organizations.Select(o => $"\"{o.Name}\""))}: make someone else owner, or delete the organization, first.",
+        extensions: new Dictionary<string, object?> { ["organizations"] = organizations.Select(o => new { id = o.Id, name = o.Name }).ToList() });
+}
