@@ -45,7 +45,7 @@ public sealed class PurgeExpiredEvents(IServiceProvider services, TimeProvider t
             """, new { batch = options.RetentionBatchSize }, options.RetentionBatchSize, cancellationToken);
         if (byPolicy > 0)
         {
-            Logger.LogInformation("Event retention deleted {Events} events older than their organization's own retention ({Organizations} organizations keep events less than {Days} days)",
+            Logger.LogInformation("Organization retention deleted {Events} events older than their organization's own retention ({Organizations} organizations keep events less than {Days} days)",
                 byPolicy, shorter.Count, options.RetentionDays);
         }
         if (events + keys > 0)

@@ -108,8 +108,9 @@ public sealed partial class ErrorReportScrubbing(IHttpContextAccessor http, bool
     [GeneratedRegex("token|secret|password|passwd|api[-_]?key", RegexOptions.IgnoreCase)]
     private static partial Regex SecretName();
 
-    // Query parameters also carry signatures and one-time codes (presigned URLs, OAuth callbacks, stream tickets).
-    [GeneratedRegex("signature|credential|^code$|^key$|^auth|^ticket$", RegexOptions.IgnoreCase)]
+    // Query parameters also carry signatures and one-time codes (presigned URLs, OAuth callbacks, stream tickets), and
+    // paths as people's agents see them (the events list's pathPrefix), which privacy policies keep out of storage.
+    [GeneratedRegex("signature|credential|^code$|^key$|^auth|^ticket$|path", RegexOptions.IgnoreCase)]
     private static partial Regex SecretQueryName();
 
     [GeneratedRegex(@"\?[^\s""'<>#]+")]

@@ -68,4 +68,44 @@ public sealed class EventRetentionTests(EventRetentionTests.Factory factory) : I
         Assert.True(runs.Sum(r => Property(r, "Statements")) >= 8);
         Assert.All(runs, r => Assert.Equal(7, Property(r, "BatchSize")));
     }
+
+    [Fact]
+    public async Task An_organization_keeping_events_fewer_days_loses_them_sooner_and_ingest_drops_what_it_would_not_keep()
+    {
+        var owner = await factory.SignUpAsync();
+        var brief = await owner.CreateOrgAsync("Brief");
+        var standard = await owner.CreateOrgAsync("Standard");
+        await Identity.EnsureAsync(await owner.Client.PutAsJsonAsync(Privacy.UpdatePrivacyPolicyTests.Url(brief), Privacy.UpdatePrivacyPolicyTests.Body("keep", retentionDays: 7)),
+            HttpStatusCode.OK);
+        var tooOld = await owner.Client.PostAsJsonAsync($"/api/v1/orgs/{brief}/events",
+            new { events = new[] { EventIngestTests.Event("/brief/late.txt", at: DateTimeOffset.UtcNow.AddDays(-8)), EventIngestTests.Event("/brief/fresh.txt") } });
+        await Identity.EnsureAsync(tooOld, HttpStatusCode.Created);
+        Assert.Equal(1, (await tooOld.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("excluded").GetInt32());
+
+        await using var db = TestDatabases.OpenDataSource(factory.DatabaseName);
+        await using var connection = await db.OpenConnectionAsync();
+        foreach (var orgId in new[] { brief, standard })
+        {
+            await connection.ExecuteAsync("""
+                INSERT INTO events (id, org_id, source_type, source_id, type, occurred_at, path)
+                SELECT gen_random_uuid(), @orgId, 'user', @userId, 'file_opened', now() - interval '10 days' - i * interval '1 minute', '/aged/' || i
+                FROM generate_series(1, 12) AS i
+                """, new { orgId, userId = owner.Id });
+        }
+        await using var instance = await factory.AnotherInstanceAsync();
+        instance.Settings["Events:RetentionIntervalSeconds"] = "1";
+        instance.Settings["Events:RetentionBatchSize"] = "5";
+        instance.CreateClient().Dispose();
+        async Task<long> AgedAsync(Guid orgId) =>
+            await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM events WHERE org_id = @orgId AND path LIKE '/aged/%'", new { orgId });
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (await AgedAsync(brief) > 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the organization's aged events are still there after 30 s");
+            await Task.Delay(100);
+        }
+
+        Assert.Equal(12, await AgedAsync(standard));
+        Assert.Equal(1, await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM events WHERE org_id = @brief", new { brief }));
+    }
 }

@@ -1,3 +1,4 @@
+using Dapper;
 using System.Diagnostics;
 using System.Net.Http.Headers;
 using Microsoft.Extensions.DependencyInjection;
@@ -92,6 +93,51 @@ public sealed class ErrorReportingTests(ServiceFactory factory) : IClassFixture<
 
         await Task.Delay(500);
         Assert.Single(sentry.Events); // reported once, not again by the error log line that follows it
+    }
+
+    [Fact]
+    public async Task An_error_while_storing_a_batch_reports_nothing_that_the_privacy_policy_keeps_out()
+    {
+        var owner = await factory.SignUpAsync();
+        var orgId = await owner.CreateOrgAsync("Private crashes");
+        await Identity.EnsureAsync(await owner.Client.PutAsJsonAsync(Features.Privacy.UpdatePrivacyPolicyTests.Url(orgId),
+            Features.Privacy.UpdatePrivacyPolicyTests.Body("home", excludeGlobs: ["**/.ssh/**"], dropMetadataKeys: ["password"])), HttpStatusCode.OK);
+        var marker = Guid.NewGuid().ToString("N")[..12];
+        // The database refuses the batch after the policy has been applied to it: a failure in the middle of storing.
+        var trigger = $"fail_{Guid.NewGuid():N}";
+        await using var db = TestDatabases.OpenDataSource(factory.DatabaseName);
+        await db.CreateCommand($"""
+            CREATE FUNCTION {trigger}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'storage refused the row'; END $$;
+            CREATE TRIGGER {trigger} BEFORE INSERT ON events FOR EACH ROW WHEN (NEW.org_id = '{orgId}') EXECUTE FUNCTION {trigger}();
+            """).ExecuteNonQueryAsync();
+        try
+        {
+            await using var sentry = new FakeSentry();
+            await using var instance = await ReportingToAsync(sentry);
+            var client = instance.ClientWithToken(owner.AccessToken);
+            var response = await client.PostAsJsonAsync($"/api/v1/orgs/{orgId}/events", new
+            {
+                events = new object[]
+                {
+                    new { type = "file_opened", occurredAt = DateTimeOffset.UtcNow.ToString("O"), path = $"/home/ana{marker}/.ssh/id_rsa" },
+                    new { type = "file_modified", occurredAt = DateTimeOffset.UtcNow.ToString("O"), path = $"/home/ana{marker}/notes.md", metadata = new { password = $"pw{marker}" } },
+                },
+            });
+            await response.ProblemAsync(HttpStatusCode.InternalServerError);
+            var listed = await client.GetAsync($"/api/v1/orgs/{orgId}/events?pathPrefix={Uri.EscapeDataString($"/home/ana{marker}/")}&limit=0");
+            await listed.ProblemAsync(HttpStatusCode.BadRequest);
+            var received = await sentry.NextAsync();
+
+            Assert.Contains("storage refused the row", received.Body);
+            Assert.DoesNotContain(marker, received.Body);
+            Assert.DoesNotContain(instance.Logs.Lines, l => l.AllText.Contains(marker, StringComparison.Ordinal));
+            await using var connection = await db.OpenConnectionAsync();
+            Assert.Equal(0, await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM audit_log a WHERE a::text LIKE '%' || @marker || '%'", new { marker }));
+        }
+        finally
+        {
+            await db.CreateCommand($"DROP TRIGGER {trigger} ON events; DROP FUNCTION {trigger}();").ExecuteNonQueryAsync();
+        }
     }
 
     [Theory]
