@@ -8,7 +8,8 @@ using NpgsqlTypes;
 using Service.Features.Events;
 
 // Arguments from bench/events/run.sh: service URL, connection string of the benchmark's own database, seed size,
-// ingest events per phase, batch size, concurrency, query seconds per shape.
+// ingest events per phase, batch size, concurrency, query seconds per shape, phases (comma-separated: ingest,
+// statements, queries, privacy; "all" by default).
 var serviceUrl = args[0];
 var connectionString = args[1];
 var seedCount = int.Parse(args[2]);
@@ -16,6 +17,8 @@ var ingestCount = int.Parse(args[3]);
 var batchSize = int.Parse(args[4]);
 var concurrency = int.Parse(args[5]);
 var querySeconds = int.Parse(args[6]);
+var phases = (args.Length > 7 ? args[7] : "all").Split(',');
+bool Runs(string phase) => phases.Contains("all") || phases.Contains(phase);
 string[] types = ["file_opened", "file_modified", "file_created", "file_deleted", "script_run", "tool_used"];
 
 await using var db = NpgsqlDataSource.Create(connectionString);
@@ -40,6 +43,7 @@ Row NewRow(DateTime at) => new(Guid.CreateVersion7(), sources[random.Next(source
     random.Next(5000), null, Guid.NewGuid().ToString("N"));
 
 // 1. Seed: one COPY of seedCount events spread over the last 80 days.
+if (!Runs("ingest") && !Runs("statements") && !Runs("queries")) seedCount = 0;
 Console.WriteLine($"seeding {seedCount:N0} events (binary COPY)");
 var clock = Stopwatch.StartNew();
 await using (var connection = await db.OpenConnectionAsync())
@@ -67,17 +71,21 @@ async Task<double> RunConcurrentlyAsync<T>(IReadOnlyList<T> work, Func<T, Task> 
 // batches, same concurrency; alternating, fresh rows each phase.
 using var agent = new HttpClient { BaseAddress = new Uri(serviceUrl), Timeout = TimeSpan.FromMinutes(5) };
 agent.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("ApiKey", agentKey);
-async Task<double> ThroughApiAsync(List<List<Row>> batches)
+async Task<double> ThroughApiAsync(List<List<Row>> batches, HttpClient? client = null, Guid? org = null, bool metadata = false)
 {
     var bodies = batches.Select(b => JsonSerializer.SerializeToUtf8Bytes(new
     {
-        events = b.Select(r => new { type = r.Type, occurredAt = r.OccurredAt.ToString("O"), path = r.Path, tool = r.Tool, durationMs = r.DurationMs, clientEventId = r.ClientEventId }),
+        events = b.Select(r => new
+        {
+            type = r.Type, occurredAt = r.OccurredAt.ToString("O"), path = r.Path, tool = r.Tool, durationMs = r.DurationMs, clientEventId = r.ClientEventId,
+            metadata = metadata ? new { lines = r.DurationMs % 400, branch = "main", editor = new { name = r.Tool, session = r.DurationMs } } : null,
+        }),
     })).ToList();
     var seconds = await RunConcurrentlyAsync(bodies, async body =>
     {
         using var content = new ByteArrayContent(body);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        using var response = await agent.PostAsync($"/api/v1/orgs/{orgId}/events", content);
+        using var response = await (client ?? agent).PostAsync($"/api/v1/orgs/{org ?? orgId}/events", content);
         if (response.StatusCode != System.Net.HttpStatusCode.Created) throw new InvalidOperationException($"ingest answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
     });
     return bodies.Count * batchSize / seconds;
@@ -92,33 +100,86 @@ async Task<double> RawCopyAsync(List<List<Row>> batches)
     return batches.Count * batchSize / seconds;
 }
 
-Console.WriteLine($"\ningest: {ingestCount:N0} events per run, batches of {batchSize}, concurrency {concurrency}");
-await ThroughApiAsync(Batches(batchSize * concurrency * 4)); // warm-up
-var api = new List<double>();
-var copy = new List<double>();
-for (var round = 1; round <= 3; round++)
+if (Runs("ingest"))
 {
-    if (round % 2 == 1) { api.Add(await ThroughApiAsync(Batches(ingestCount))); copy.Add(await RawCopyAsync(Batches(ingestCount))); }
-    else { copy.Add(await RawCopyAsync(Batches(ingestCount))); api.Add(await ThroughApiAsync(Batches(ingestCount))); }
-    Console.WriteLine($"  round {round}: API {api[^1],9:N0} events/s   raw COPY {copy[^1],9:N0} events/s   ratio {api[^1] / copy[^1]:0.00}");
+    Console.WriteLine($"\ningest: {ingestCount:N0} events per run, batches of {batchSize}, concurrency {concurrency}");
+    await ThroughApiAsync(Batches(batchSize * concurrency * 4)); // warm-up
+    var api = new List<double>();
+    var copy = new List<double>();
+    for (var round = 1; round <= 3; round++)
+    {
+        if (round % 2 == 1) { api.Add(await ThroughApiAsync(Batches(ingestCount))); copy.Add(await RawCopyAsync(Batches(ingestCount))); }
+        else { copy.Add(await RawCopyAsync(Batches(ingestCount))); api.Add(await ThroughApiAsync(Batches(ingestCount))); }
+        Console.WriteLine($"  round {round}: API {api[^1],9:N0} events/s   raw COPY {copy[^1],9:N0} events/s   ratio {api[^1] / copy[^1]:0.00}");
+    }
+    var ingestRatio = Median(api.Zip(copy, (a, c) => a / c).ToList());
+    Console.WriteLine($"  median: API {Median(api):N0} events/s, raw COPY {Median(copy):N0} events/s, ratio {ingestRatio:0.00} (target >= 0.5): {(ingestRatio >= 0.5 ? "met" : "NOT met")}");
 }
-var ingestRatio = Median(api.Zip(copy, (a, c) => a / c).ToList());
-Console.WriteLine($"  median: API {Median(api):N0} events/s, raw COPY {Median(copy):N0} events/s, ratio {ingestRatio:0.00} (target >= 0.5): {(ingestRatio >= 0.5 ? "met" : "NOT met")}");
 
-// 3. The two statements the ingest slice could use, on the database alone: unnest(...) INSERT ON CONFLICT (what it
-// uses) vs binary COPY into a temporary staging table, then INSERT ... SELECT ON CONFLICT.
-Console.WriteLine($"\ninsert statement, database only, batches of {batchSize}, concurrency {concurrency}");
-var unnest = new List<double>();
-var staging = new List<double>();
-for (var round = 1; round <= 3; round++)
+// 2b. Privacy at intake: the same batches into an organization storing paths as sent with no exclusions and no
+// metadata keys, and into one hashing every directory with 20 exclusion globs and the default metadata keys. No
+// generated path is excluded, so both store the same rows; the difference is the policy's own work.
+if (Runs("privacy"))
 {
-    var a = Batches(ingestCount); var b = Batches(ingestCount);
-    var tu = await RunConcurrentlyAsync(a, batch => InsertUnnestAsync(db, orgId, batch));
-    var ts = await RunConcurrentlyAsync(b, batch => InsertViaStagingAsync(db, orgId, batch));
-    unnest.Add(ingestCount / tu); staging.Add(ingestCount / ts);
-    Console.WriteLine($"  round {round}: unnest INSERT {unnest[^1],9:N0} rows/s   COPY + staging {staging[^1],9:N0} rows/s   ratio {unnest[^1] / staging[^1]:0.00}");
+    string[] twentyGlobs =
+    [
+        "**/.ssh/**", "**/.gnupg/**", "**/*.pem", "**/*.key", "**/.env", "**/.env.*", "**/*.p12", "**/*.pfx", "**/.aws/credentials", "**/.netrc",
+        "**/.pgpass", "**/id_rsa*", "**/id_ed25519*", "**/node_modules/**", "**/.git/**", "**/*.kdbx", "**/secrets/**", "**/.docker/config.json",
+        "**/*.ovpn", "**/.kube/config",
+    ];
+    async Task<(HttpClient Client, Guid Org)> PolicyOrgAsync(string name, object policy)
+    {
+        var org = (await (await http.PostAsJsonAsync("/api/v1/orgs", new { name })).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        (await http.PutAsJsonAsync($"/api/v1/orgs/{org}/privacy", policy)).EnsureSuccessStatusCode();
+        var key = (await (await http.PostAsJsonAsync($"/api/v1/orgs/{org}/api-keys", new { name = "agent" })).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString();
+        var client = new HttpClient { BaseAddress = new Uri(serviceUrl), Timeout = TimeSpan.FromMinutes(5) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("ApiKey", key);
+        return (client, org);
+    }
+    var keep = await PolicyOrgAsync("keep", new { pathMode = "keep", excludeGlobs = Array.Empty<string>(), dropMetadataKeys = Array.Empty<string>() });
+    var hashed = await PolicyOrgAsync("hash_dirs", new { pathMode = "hash_dirs", excludeGlobs = twentyGlobs });
+    Console.WriteLine($"\nprivacy at intake: {ingestCount:N0} events per run with metadata, batches of {batchSize}, concurrency {concurrency}");
+    await ThroughApiAsync(Batches(batchSize * concurrency * 4), keep.Client, keep.Org, metadata: true);
+    await ThroughApiAsync(Batches(batchSize * concurrency * 4), hashed.Client, hashed.Org, metadata: true);
+    var kept = new List<double>();
+    var hashedRates = new List<double>();
+    for (var round = 1; round <= 5; round++)
+    {
+        if (round % 2 == 1)
+        {
+            kept.Add(await ThroughApiAsync(Batches(ingestCount), keep.Client, keep.Org, metadata: true));
+            hashedRates.Add(await ThroughApiAsync(Batches(ingestCount), hashed.Client, hashed.Org, metadata: true));
+        }
+        else
+        {
+            hashedRates.Add(await ThroughApiAsync(Batches(ingestCount), hashed.Client, hashed.Org, metadata: true));
+            kept.Add(await ThroughApiAsync(Batches(ingestCount), keep.Client, keep.Org, metadata: true));
+        }
+        Console.WriteLine($"  round {round}: keep {kept[^1],9:N0} events/s   hash_dirs + 20 globs {hashedRates[^1],9:N0} events/s   ratio {hashedRates[^1] / kept[^1]:0.00}");
+    }
+    var privacyRatio = Median(hashedRates.Zip(kept, (h, k) => h / k).ToList());
+    Console.WriteLine($"  median ratio hash_dirs + 20 globs / keep {privacyRatio:0.00} (target >= 0.8): {(privacyRatio >= 0.8 ? "met" : "NOT met")}");
 }
-Console.WriteLine($"  median ratio unnest/staging {Median(unnest.Zip(staging, (x, y) => x / y).ToList()):0.00}");
+if (!Runs("statements") && !Runs("queries")) return 0;
+
+if (Runs("statements"))
+{
+    // 3. The two statements the ingest slice could use, on the database alone: unnest(...) INSERT ON CONFLICT (what it
+    // uses) vs binary COPY into a temporary staging table, then INSERT ... SELECT ON CONFLICT.
+    Console.WriteLine($"\ninsert statement, database only, batches of {batchSize}, concurrency {concurrency}");
+    var unnest = new List<double>();
+    var staging = new List<double>();
+    for (var round = 1; round <= 3; round++)
+    {
+        var a = Batches(ingestCount); var b = Batches(ingestCount);
+        var tu = await RunConcurrentlyAsync(a, batch => InsertUnnestAsync(db, orgId, batch));
+        var ts = await RunConcurrentlyAsync(b, batch => InsertViaStagingAsync(db, orgId, batch));
+        unnest.Add(ingestCount / tu); staging.Add(ingestCount / ts);
+        Console.WriteLine($"  round {round}: unnest INSERT {unnest[^1],9:N0} rows/s   COPY + staging {staging[^1],9:N0} rows/s   ratio {unnest[^1] / staging[^1]:0.00}");
+    }
+    Console.WriteLine($"  median ratio unnest/staging {Median(unnest.Zip(staging, (x, y) => x / y).ToList()):0.00}");
+}
+if (!Runs("queries")) return 0;
 
 // 4. Queries through the API on the seeded table: 100-item pages, concurrency 8.
 // A table that has lived a while is mostly all-visible (autovacuum): vacuum so index-only scans read like they would.
