@@ -39,6 +39,8 @@ public static partial class IngestEvents
     // Sized for the largest batch: 1,000 items of a 1,024-character path and 4 KiB of metadata, with JSON escaping.
     public const long MaxBodyBytes = 8 * 1024 * 1024;
     public const int MaxPathLength = 1024;
+    // Hashed directories are 17 characters each; a btree entry must stay under ~2.7 KB (about 110 hashed directories).
+    public const int MaxStoredPathLength = 2000;
     public const int MaxToolLength = 200;
     public const int MaxClientEventIdLength = 128;
     public const int MaxMetadataBytes = 4096;
@@ -70,7 +72,8 @@ public static partial class IngestEvents
         if (errors.Count == 0 && uploadIds.Count > 0) await CheckUploadsAsync(connection, orgId, uploadIds, errors, cancellationToken);
         if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
         var policy = await privacy.GetAsync(connection, null, orgId, cancellationToken);
-        var stored = Apply(policy, events, time.GetUtcNow().UtcDateTime);
+        var stored = Apply(policy, events, time.GetUtcNow().UtcDateTime, errors);
+        if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
 
         var (sourceType, sourceId) = user.Caller();
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -104,14 +107,24 @@ public static partial class IngestEvents
         return TypedResults.Created((string?)null, response);
     }
 
-    /// <summary>What the policy lets through, in the form it is stored: excluded events leave no trace beyond the count.</summary>
-    private static List<ValidEvent> Apply(PrivacyPolicy policy, List<ValidEvent> events, DateTime now)
+    /// <summary>
+    /// What the policy lets through, in the form it is stored: excluded events leave no trace beyond the count. A path
+    /// that hashing makes too long for the path index (very many directories) is refused like any invalid path.
+    /// </summary>
+    private static List<ValidEvent> Apply(PrivacyPolicy policy, List<ValidEvent> events, DateTime now, Dictionary<string, string[]> errors)
     {
         var stored = new List<ValidEvent>(events.Count);
-        foreach (var e in events)
+        for (var i = 0; i < events.Count; i++) // every item was valid, so i is its index in the request
         {
+            var e = events[i];
             if (policy.Excludes(e.Path, e.OccurredAt, now)) continue;
-            stored.Add(e with { Path = policy.StoredPath(e.Path), Metadata = policy.StoredMetadata(e.Metadata) });
+            var path = policy.StoredPath(e.Path);
+            if (path.Length > MaxStoredPathLength)
+            {
+                errors[$"events[{i}].path"] = [$"Too many directories for this organization's path mode: stored, it would exceed {MaxStoredPathLength} characters."];
+                continue;
+            }
+            stored.Add(e with { Path = path, Metadata = policy.StoredMetadata(e.Metadata) });
         }
         return stored;
     }

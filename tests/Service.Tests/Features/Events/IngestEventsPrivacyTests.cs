@@ -139,6 +139,16 @@ public sealed class IngestEventsPrivacyTests(IngestEventsPrivacyTests.Factory fa
     }
 
     [Fact]
+    public async Task A_path_that_hashing_would_make_too_long_for_the_index_is_refused_as_bad_input()
+    {
+        var (_, orgId, agent) = await OrgWithPolicyAsync(UpdatePrivacyPolicyTests.Body("hash_dirs"));
+        var deep = string.Concat(Enumerable.Repeat("/a", 500)) + "/file.txt";
+        var response = await agent.PostAsJsonAsync($"/api/v1/orgs/{orgId}/events", new { events = new[] { Event("/fine/one.txt"), Event(deep) } });
+        var problem = await response.ProblemAsync(HttpStatusCode.BadRequest);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("events[1].path", out _));
+    }
+
+    [Fact]
     public async Task A_policy_change_applies_to_events_received_after_it_and_events_stored_before_keep_their_form()
     {
         var (owner, orgId, agent) = await OrgWithPolicyAsync(UpdatePrivacyPolicyTests.Body("keep"));
