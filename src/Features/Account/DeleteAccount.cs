@@ -101,8 +101,7 @@ public static class DeleteAccount
     private static async Task<object> LeaveAsync(NpgsqlConnection connection, DbTransaction transaction, AuditLog audit, Guid userId, Guid orgId,
         CancellationToken cancellationToken)
     {
-        var handling = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
-            "SELECT departed_user_events FROM privacy_policies WHERE org_id = @orgId", new { orgId }, transaction, cancellationToken: cancellationToken))
+        var handling = (await StoredPrivacyPolicy.FindAsync(connection, transaction, orgId, forUpdate: false, cancellationToken))?.DepartedUserEvents
             ?? PrivacySettings.Default.DepartedUserEvents;
         // A detection run of this organization reads the same sessions: wait for it rather than race it.
         await PatternDetection.LockAsync(connection, transaction, orgId, cancellationToken);

@@ -17,9 +17,9 @@ public static class GetPrivacyPolicy
     public static async Task<Ok<PrivacyPolicyResponse>> Handle(Guid orgId, NpgsqlDataSource dataSource, IOptions<EventOptions> events, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var row = await PolicyRow.FindAsync(connection, null, orgId, forUpdate: false, cancellationToken);
+        var row = await StoredPrivacyPolicy.FindAsync(connection, null, orgId, forUpdate: false, cancellationToken);
         return TypedResults.Ok(row is null
-            ? PolicyRow.ToResponse(PrivacySettings.Default, 0, null, events.Value.RetentionDays)
-            : PolicyRow.ToResponse(row.ToSettings(), row.Version, row.UpdatedAt, events.Value.RetentionDays));
+            ? Policy.ToResponse(PrivacySettings.Default, 0, null, events.Value.RetentionDays)
+            : Policy.ToResponse(row.ToSettings(), row.Version, row.UpdatedAt, events.Value.RetentionDays));
     }
 }

@@ -52,7 +52,7 @@ public static class UpdatePrivacyPolicy
         var (pathKey, pathKeyId) = policies.NewPathKey(orgId);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var before = await PolicyRow.FindAsync(connection, transaction, orgId, forUpdate: true, cancellationToken);
+        var before = await StoredPrivacyPolicy.FindAsync(connection, transaction, orgId, forUpdate: true, cancellationToken);
         var (version, updatedAt) = await connection.QuerySingleAsync<(int, DateTime)>(new CommandDefinition("""
             INSERT INTO privacy_policies (org_id, path_mode, hash_file_names, exclude_globs, drop_metadata_keys, retention_days, departed_user_events,
                                           path_key, path_key_id, updated_by)
@@ -71,7 +71,7 @@ public static class UpdatePrivacyPolicy
         await audit.WriteAsync(connection, transaction, new AuditEntry("user", userId.ToString(), orgId, "privacy.updated", "organization", orgId.ToString(),
             new { before = before?.ToSettings() ?? PrivacySettings.Default, after = settings, version }), cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        return TypedResults.Ok(PolicyRow.ToResponse(settings, version, updatedAt, events.Value.RetentionDays));
+        return TypedResults.Ok(Policy.ToResponse(settings, version, updatedAt, events.Value.RetentionDays));
     }
 
     private static async Task<UpdatePrivacyPolicyRequest?> ReadAsync(HttpRequest http, Dictionary<string, string[]> errors, CancellationToken cancellationToken)

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Data.Common;
-using Dapper;
 using Service.Infrastructure.Secrets;
 
 namespace Service.Infrastructure.Privacy;
@@ -16,11 +15,7 @@ public sealed class PrivacyPolicies(SecretBox secrets)
 
     public async Task<PrivacyPolicy> GetAsync(DbConnection connection, DbTransaction? transaction, Guid orgId, CancellationToken cancellationToken)
     {
-        var row = await connection.QuerySingleOrDefaultAsync<PolicyRow>(new CommandDefinition("""
-            SELECT path_mode AS PathMode, hash_file_names AS HashFileNames, exclude_globs AS ExcludeGlobs, drop_metadata_keys AS DropMetadataKeys,
-                   retention_days AS RetentionDays, departed_user_events AS DepartedUserEvents, path_key AS PathKey, version
-            FROM privacy_policies WHERE org_id = @orgId
-            """, new { orgId }, transaction, cancellationToken: cancellationToken));
+        var row = await StoredPrivacyPolicy.FindAsync(connection, transaction, orgId, forUpdate: false, cancellationToken);
         if (row is null) return PrivacyPolicy.Default;
         if (_compiled.TryGetValue(orgId, out var cached) && cached.Version == row.Version) return cached;
 
@@ -39,19 +34,4 @@ public sealed class PrivacyPolicies(SecretBox secrets)
         (secrets.Seal(secrets.DeriveKey("service.privacy.path-hash.v1", orgId.ToByteArray()), KeyContext(orgId)), secrets.CurrentKeyId);
 
     public static string KeyContext(Guid orgId) => $"privacy:{orgId}";
-
-    // A class, not a positional record: Dapper matches constructors by exact column type, and text[] columns read as Array.
-    private sealed class PolicyRow
-    {
-        public required string PathMode { get; init; }
-        public bool HashFileNames { get; init; }
-        public required string[] ExcludeGlobs { get; init; }
-        public required string[] DropMetadataKeys { get; init; }
-        public int? RetentionDays { get; init; }
-        public required string DepartedUserEvents { get; init; }
-        public required byte[] PathKey { get; init; }
-        public int Version { get; init; }
-
-        public PrivacySettings ToSettings() => new(PathMode, HashFileNames, ExcludeGlobs, DropMetadataKeys, RetentionDays, DepartedUserEvents);
-    }
 }

@@ -60,6 +60,50 @@ public sealed class RotateSecretsTests(ServiceFactory factory) : IClassFixture<S
     }
 
     [Fact]
+    public async Task An_organizations_path_hashing_key_is_re_sealed_so_paths_hash_the_same_after_the_key_changes()
+    {
+        // A database of its own: the class's other test counts what a rotation did.
+        var deployment = new ServiceFactory();
+        await deployment.InitializeAsync();
+        try
+        {
+            await HashesSurviveRotationAsync(deployment);
+        }
+        finally
+        {
+            await ((IAsyncLifetime)deployment).DisposeAsync();
+        }
+    }
+
+    private static async Task HashesSurviveRotationAsync(ServiceFactory factory)
+    {
+        var owner = await factory.SignUpAsync();
+        var orgId = await owner.CreateOrgAsync("Hashed");
+        await Identity.EnsureAsync(await owner.Client.PutAsJsonAsync(Privacy.UpdatePrivacyPolicyTests.Url(orgId), Privacy.UpdatePrivacyPolicyTests.Body("hash_dirs")),
+            HttpStatusCode.OK);
+        async Task<string> StoredAsync(HttpClient client, string name)
+        {
+            await Identity.EnsureAsync(await client.PostAsJsonAsync($"/api/v1/orgs/{orgId}/events", new
+            {
+                events = new[] { new { type = "file_opened", occurredAt = DateTimeOffset.UtcNow.ToString("O"), path = $"/home/ana/proj/{name}" } },
+            }), HttpStatusCode.Created);
+            var page = await client.GetFromJsonAsync<JsonElement>($"/api/v1/orgs/{orgId}/events?pathPrefix={Uri.EscapeDataString($"/home/ana/proj/{name}")}");
+            var path = page.GetProperty("items")[0].GetProperty("path").GetString()!;
+            return path[..path.LastIndexOf('/')];
+        }
+        var before = await StoredAsync(owner.Client, "before.txt");
+
+        var rotated = await RunAsync(factory, "secrets", "rotate");
+
+        Assert.Equal(0, rotated.Exit);
+        Assert.Matches(@"and [1-9]\d* privacy path keys", rotated.Out);
+        Assert.Equal(SecretBox.IdOf(NewKey), await factory.ScalarAsync<string>("SELECT path_key_id FROM privacy_policies WHERE org_id = $1", orgId));
+        await using var rotatedInstance = await factory.AnotherInstanceAsync();
+        rotatedInstance.Settings["Encryption:Key"] = NewKey;
+        Assert.Equal(before, await StoredAsync(rotatedInstance.ClientWithToken(owner.AccessToken), "after.txt"));
+    }
+
+    [Fact]
     public async Task A_row_under_an_unknown_key_is_reported_and_the_exit_code_says_so()
     {
         // A database of its own: the rotation is global, and this row must not fail the other test's run.
