@@ -41,12 +41,10 @@ public sealed class PatternDetection(
         var clock = Stopwatch.StartNew();
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        if (!await connection.ExecuteScalarAsync<bool>(new CommandDefinition($"SELECT pg_try_advisory_xact_lock({LockKey})",
-            new { orgId }, transaction, cancellationToken: cancellationToken)))
-        {
-            return null;
-        }
-        var requested = await MarkRunningAsync(orgId, cancellationToken);
+        var (locked, runStart) = await connection.QuerySingleAsync<(bool, DateTime)>(new CommandDefinition($"SELECT pg_try_advisory_xact_lock({LockKey}), now()",
+            new { orgId }, transaction, cancellationToken: cancellationToken));
+        if (!locked) return null;
+        var requested = await MarkRunningAsync(orgId, runStart, cancellationToken);
         try
         {
             var stats = await DetectAsync(connection, transaction, orgId, requested, o, clock, cancellationToken);
@@ -71,17 +69,22 @@ public sealed class PatternDetection(
         }
     }
 
-    /// <summary>Shows the run to clients polling the status; true when a client asked for it or it is the first.</summary>
-    private async Task<bool> MarkRunningAsync(Guid orgId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Shows the run to clients polling the status; true when a client asked for it or it is the first. A request made
+    /// after the run's transaction began stays pending: the run cannot see events received after its start (its
+    /// watermark stops before the oldest open transaction, its own included), so that client gets a run of its own.
+    /// </summary>
+    private async Task<bool> MarkRunningAsync(Guid orgId, DateTime runStart, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         return await connection.ExecuteScalarAsync<bool?>(new CommandDefinition("""
-            WITH before AS (SELECT requested_at IS NOT NULL OR finished_at IS NULL AS requested FROM pattern_state WHERE org_id = @orgId),
+            WITH before AS (SELECT (requested_at IS NOT NULL AND requested_at <= @runStart) OR finished_at IS NULL AS requested FROM pattern_state WHERE org_id = @orgId),
             marked AS (
                 INSERT INTO pattern_state (org_id, status, started_at) VALUES (@orgId, 'running', now())
-                ON CONFLICT (org_id) DO UPDATE SET status = 'running', started_at = now(), requested_at = NULL, error = NULL)
+                ON CONFLICT (org_id) DO UPDATE SET status = 'running', started_at = now(), error = NULL,
+                    requested_at = CASE WHEN pattern_state.requested_at > @runStart THEN pattern_state.requested_at END)
             SELECT coalesce((SELECT requested FROM before), true)
-            """, new { orgId }, cancellationToken: cancellationToken)) ?? true;
+            """, new { orgId, runStart }, cancellationToken: cancellationToken)) ?? true;
     }
 
     private async Task<DetectionStats> DetectAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid orgId, bool requested, PatternOptions o,

@@ -37,6 +37,36 @@ public sealed class DetectPatternsTests(OperatorServiceFactory factory) : IClass
     }
 
     [Fact]
+    public async Task A_request_made_while_a_run_is_under_way_gets_a_run_of_its_own_that_reads_what_the_first_could_not()
+    {
+        var owner = await factory.SignUpAsync();
+        var orgId = await owner.CreateOrgAsync();
+        await factory.DetectAsync(orgId);
+        var detection = factory.Services.GetRequiredService<Service.Infrastructure.Patterns.PatternDetection>();
+        await using var db = TestDatabases.OpenDataSource(factory.DatabaseName);
+
+        // Hold the organization's status row: a run that starts now stops there, just after taking its lock.
+        await using var holder = await db.OpenConnectionAsync();
+        await using var held = await holder.BeginTransactionAsync();
+        await new Npgsql.NpgsqlCommand($"SELECT 1 FROM pattern_state WHERE org_id = '{orgId}' FOR UPDATE", holder, held).ExecuteNonQueryAsync();
+        var first = detection.RunAsync(orgId, CancellationToken.None);
+        await WebhookReceiver.WaitUntilAsync(() => Count(db,
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO pattern_state%'") > 0, TimeSpan.FromSeconds(10));
+        // Meanwhile events arrive and a client asks for detection (as POST .../detect does, a moment after the run began).
+        await PatternGenerator.CopyAsync(db, orgId, PatternSetup.SmallTeam().Generate());
+        await new Npgsql.NpgsqlCommand($"UPDATE pattern_state SET requested_at = clock_timestamp() WHERE org_id = '{orgId}'", holder, held).ExecuteNonQueryAsync();
+        await held.CommitAsync();
+        var stats = await first;
+        Assert.Equal(0, stats!.EventsRead); // its snapshot began before the events
+
+        JsonElement status = default;
+        await WebhookReceiver.WaitUntilAsync(() => (status = owner.Client.GetFromJsonAsync<JsonElement>($"{PatternSetup.Patterns(orgId)}/detection").Result)
+            is var s && s.GetProperty("status").GetString() == "succeeded" && s.GetProperty("stats").GetProperty("eventsRead").GetInt32() > 0, TimeSpan.FromSeconds(20));
+    }
+
+    private static long Count(Npgsql.NpgsqlDataSource db, string sql) => Convert.ToInt64(db.CreateCommand(sql).ExecuteScalar());
+
+    [Fact]
     public async Task Viewers_read_but_cannot_ask_for_detection_and_other_organizations_see_nothing()
     {
         var owner = await factory.SignUpAsync();
