@@ -52,6 +52,10 @@ public sealed class FakeSentry : IAsyncDisposable
         public JsonElement Event => JsonDocument.Parse(Items.First(i => i.Header.GetProperty("type").GetString() == "event").Payload).RootElement;
     }
 
+    /// <summary>What arrived, for a failure message: each envelope's item types, process-wide ones marked.</summary>
+    public string Describe() => string.Join("; ", Requests.Select(r =>
+        string.Join("+", r.Items.Select(i => i.Header.TryGetProperty("type", out var type) ? type.GetString() : "?")) + (r.IsProcessWide ? " (process-wide)" : "")));
+
     /// <summary>The envelopes that carry an error event of the instance under test.</summary>
     public IReadOnlyList<Received> Events => Requests.Where(r => r.IsEvent && !r.IsProcessWide).ToList();
 

@@ -270,7 +270,7 @@ public sealed class ErrorReportingTests(ServiceFactory factory) : IClassFixture<
         await Task.Delay(500);
 
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(int.Parse(shutdownSeconds) + 2), $"shutdown took {clock.Elapsed}");
-        if (atMost == 5) Assert.True(5 == sentry.Events.Count, $"{sentry.Events.Count} of 5 sent ({sentBefore} before shutdown, which took {clock.Elapsed}; requests {sentry.Requests.Count})");
+        if (atMost == 5) Assert.True(5 == sentry.Events.Count, $"{sentry.Events.Count} of 5 sent ({sentBefore} before shutdown, which took {clock.Elapsed}; requests {sentry.Requests.Count}: {sentry.Describe()})");
         else Assert.True(sentry.Events.Count <= sentBefore + 1, $"{sentry.Events.Count - sentBefore} more sent after a shutdown with no time for it");
     }
 
