@@ -80,16 +80,21 @@ public static class DeleteAccount
 
         await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
         {
+            // The row first: it waits for a member being added at this moment (AddMember reads the user FOR SHARE), whose
+            // membership the next statement then sees and removes; after the commit nobody finds the account to add.
             await connection.ExecuteAsync(new CommandDefinition("""
+                UPDATE users SET email = '', email_normalized = 'deleted:' || id::text, display_name = '', password_hash = '',
+                    failed_login_count = 0, locked_until = NULL, deleted_at = now(), updated_at = now()
+                WHERE id = @userId;
                 DELETE FROM refresh_tokens WHERE user_id = @userId;
                 DELETE FROM stream_tickets WHERE user_id = @userId;
                 DELETE FROM notifications WHERE user_id = @userId;
                 DELETE FROM stream_events WHERE user_id = @userId;
                 DELETE FROM stream_heads WHERE user_id = @userId;
-                UPDATE users SET email = '', email_normalized = 'deleted:' || id::text, display_name = '', password_hash = '',
-                    failed_login_count = 0, locked_until = NULL, deleted_at = now(), updated_at = now()
-                WHERE id = @userId;
                 """, new { userId }, transaction, cancellationToken: cancellationToken));
+            var late = await connection.QueryAsync<Guid>(new CommandDefinition(
+                "DELETE FROM memberships WHERE user_id = @userId RETURNING org_id", new { userId }, transaction, cancellationToken: cancellationToken));
+            summary.AddRange(late.Select(orgId => new { orgId, events = 0, handling = "membership added during the deletion, removed" }));
             await audit.WriteAsync(connection, transaction, new AuditEntry("user", userId.ToString(), null, "account.deleted", "user", userId.ToString(),
                 new { organizations = summary }), cancellationToken);
             await transaction.CommitAsync(cancellationToken);

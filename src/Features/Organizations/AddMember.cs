@@ -37,7 +37,8 @@ public static class AddMember
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var target = await connection.QuerySingleOrDefaultAsync<UserRow>(new CommandDefinition(
-            "SELECT id, email, display_name AS DisplayName FROM users WHERE email_normalized = @email",
+            // FOR SHARE: an account being deleted is tombstoned after this commits (and then no longer found), never in between.
+            "SELECT id, email, display_name AS DisplayName FROM users WHERE email_normalized = @email AND deleted_at IS NULL FOR SHARE",
             new { email = EmailAddresses.Normalize(request.Email) }, transaction, cancellationToken: cancellationToken));
         if (target is null)
         {

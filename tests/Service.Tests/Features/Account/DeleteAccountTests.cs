@@ -89,6 +89,27 @@ public sealed class DeleteAccountTests(ServiceFactory factory) : IClassFixture<S
     }
 
     [Fact]
+    public async Task A_member_added_while_the_account_is_being_deleted_never_stays_a_member_of_a_deleted_account()
+    {
+        for (var round = 0; round < 5; round++)
+        {
+            var ana = await factory.SignUpAsync();
+            var owner = await factory.SignUpAsync();
+            var existing = await owner.CreateOrgAsync("Existing");
+            var joining = await owner.CreateOrgAsync("Joining");
+            await owner.AddMemberAsync(existing, ana, "member");
+
+            var deleting = DeleteAsync(ana.Client, Identity.Password);
+            var adding = owner.Client.PostAsJsonAsync($"/api/v1/orgs/{joining}/members", new { email = ana.Email, role = "member" });
+            var (deleted, added) = (await deleting, await adding);
+
+            Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+            Assert.Contains(added.StatusCode, new[] { HttpStatusCode.Created, HttpStatusCode.NotFound });
+            Assert.Equal(0, await ScalarAsync<long>("SELECT count(*) FROM memberships WHERE user_id = @Id", new { ana.Id }));
+        }
+    }
+
+    [Fact]
     public async Task Deleting_removes_what_is_personal_handles_events_per_organization_policy_and_frees_the_email()
     {
         var ana = await factory.SignUpAsync();
