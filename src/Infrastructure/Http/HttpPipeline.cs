@@ -49,7 +49,11 @@ public static class HttpPipeline
         services.AddSingleton<IProblemDetailsWriter, ProblemJsonFallbackWriter>();
         services.AddExceptionHandler<UnhandledExceptionHandler>();
         // Field errors keyed like the JSON the client sent ("displayName", not "DisplayName").
-        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.DictionaryKeyPolicy = System.Text.Json.JsonNamingPolicy.CamelCase);
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.DictionaryKeyPolicy = System.Text.Json.JsonNamingPolicy.CamelCase;
+            o.SerializerOptions.Converters.Add(new NulCharacters.RefusingStringConverter());
+        });
         services.AddValidation();
         // Malformed JSON and bad parameters reach the exception handler, which answers them as problem details.
         services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
@@ -79,6 +83,7 @@ public static class HttpPipeline
         app.UseMiddleware<SecurityHeaders>();
         app.UseExceptionHandler();
         app.UseStatusCodePages(); // empty 404/405 and friends get a problem details body
+        app.UseMiddleware<NulCharacters.QueryGuard>();
         app.UseCors(CorsPolicyName);
         app.UseRouting();
         app.UseMiddleware<Database.DatabaseCircuitMiddleware>(); // before authentication, whose API key lookup is database work

@@ -37,12 +37,26 @@ public sealed partial class UnhandledExceptionHandler(
                 ProblemDetails = { Status = StatusCodes.Status503ServiceUnavailable, Title = "Database unavailable", Detail = "Try again shortly." },
             });
         }
+        IDictionary<string, string[]>? errors = null;
         if (exception is BadHttpRequestException bad)
         {
             status = bad.StatusCode;
             title = status == StatusCodes.Status413PayloadTooLarge ? "Request body too large" : "Malformed request";
             detail = bad.Message; // written by the framework or by us about the request, never about the server
+            // A body that did not fit its type: name the field as the client wrote it ("events[1].path").
+            if (bad.InnerException is System.Text.Json.JsonException { Path: { Length: > 2 } path } json && path.StartsWith("$.", StringComparison.Ordinal))
+            {
+                errors = new Dictionary<string, string[]> { [path[2..]] = [json.Message.Split(" Path:", 2)[0]] };
+            }
             LogBadRequest(logger, status, bad.Message);
+        }
+        else if (exception is PostgresException { SqlState: "22021" or "22P05" } text)
+        {
+            // Text PostgreSQL cannot store (a NUL character) that slipped past the request checks: the client's, not ours.
+            status = StatusCodes.Status400BadRequest;
+            title = "Malformed request";
+            detail = "Text must not contain the NUL character (\\u0000).";
+            LogBadRequest(logger, status, text.MessageText);
         }
         else
         {
@@ -57,7 +71,9 @@ public sealed partial class UnhandledExceptionHandler(
         {
             HttpContext = context,
             Exception = exception,
-            ProblemDetails = { Status = status, Title = title, Detail = detail },
+            ProblemDetails = errors is null
+                ? new Microsoft.AspNetCore.Mvc.ProblemDetails { Status = status, Title = title, Detail = detail }
+                : new HttpValidationProblemDetails(errors) { Status = status, Title = title, Detail = detail },
         });
     }
 

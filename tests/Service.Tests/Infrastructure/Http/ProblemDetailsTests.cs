@@ -29,6 +29,18 @@ public sealed class ProblemDetailsTests(ServiceFactory factory) : IClassFixture<
     }
 
     [Fact]
+    public async Task A_NUL_character_in_a_body_string_or_a_query_value_is_400_naming_the_field_before_it_reaches_the_database()
+    {
+        var user = await factory.SignUpAsync();
+        var body = await ReadProblemAsync(await user.Client.PostAsJsonAsync("/api/v1/orgs", new { name = "Acme\u0000" }), HttpStatusCode.BadRequest);
+        Assert.True(body.GetProperty("errors").TryGetProperty("name", out _), body.ToString());
+
+        var query = await ReadProblemAsync(await user.Client.GetAsync("/api/v1/notifications?type=%00"), HttpStatusCode.BadRequest);
+        Assert.True(query.GetProperty("errors").TryGetProperty("type", out _), query.ToString());
+        Assert.Equal(0, (await user.Client.GetFromJsonAsync<JsonElement>("/api/v1/orgs")).GetProperty("items").GetArrayLength());
+    }
+
+    [Fact]
     public async Task Unparsable_parameters_are_400_problem_details()
     {
         var problem = await ReadProblemAsync(await _client.GetAsync("/test/slow?ms=soon"), HttpStatusCode.BadRequest);
