@@ -84,6 +84,34 @@ public sealed class ExportAccountTests(ExportAccountTests.Factory factory) : ICl
     }
 
     [Fact]
+    public async Task A_client_that_goes_away_in_the_middle_of_an_export_leaves_every_connection_usable()
+    {
+        var ana = await factory.SignUpAsync();
+        var orgId = await ana.CreateOrgAsync();
+        await using (var db = TestDatabases.OpenDataSource(factory.DatabaseName))
+        {
+            await db.CreateCommand($"""
+                INSERT INTO events (id, org_id, source_type, source_id, type, occurred_at, path, metadata)
+                SELECT gen_random_uuid(), '{orgId}', 'user', '{ana.Id}', 'file_opened', now() - i * interval '1 second', '/big/' || i,
+                       jsonb_build_object('note', repeat('n', 2000))
+                FROM generate_series(1, 20000) AS i
+                """).ExecuteNonQueryAsync();
+        }
+        for (var i = 0; i < 2; i++)
+        {
+            using var response = await ana.Client.GetAsync("/api/v1/account/export", HttpCompletionOption.ResponseHeadersRead);
+            await Identity.EnsureAsync(response, HttpStatusCode.OK);
+            var stream = await response.Content.ReadAsStreamAsync();
+            await stream.ReadExactlyAsync(new byte[4096]);
+        }
+        for (var i = 0; i < 60; i++)
+        {
+            await Identity.EnsureAsync(await ana.Client.PostAsJsonAsync($"/api/v1/orgs/{orgId}/api-keys", new { name = $"k{i}" }), HttpStatusCode.Created);
+            await Identity.EnsureAsync(await ana.Client.GetAsync($"/api/v1/orgs/{orgId}/events?limit=5"), HttpStatusCode.OK);
+        }
+    }
+
+    [Fact]
     public async Task Exports_are_rate_limited_per_user_and_agent_keys_cannot_export()
     {
         var ana = await factory.SignUpAsync();
