@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Local PostgreSQL, Redis and S3 (s3rver) for development and tests, without Docker.
 #
-#   scripts/services.sh start|stop|status|env [dev|test]
+#   scripts/services.sh start|stop|status|env [dev|test|cluster] [pg|redis|s3]
+#   scripts/services.sh pids [dev|test|cluster] pg|redis|s3      (every process of one server, for SIGSTOP)
 #
 # Installs what is missing (apt: postgresql, redis-server; npm: s3rver into .local/npm), keeps all data
 # under the git-ignored .local/<profile>/ and binds every server to 127.0.0.1. Idempotent: starting a
-# running service is a no-op. The "test" profile uses other ports than "dev" so both can run at once.
+# running service is a no-op. The "test" and "cluster" (bench/cluster, which stops and freezes its servers)
+# profiles use other ports than "dev" so all can run at once. A third argument starts or stops one server only.
 # Ports can be overridden with PG_PORT, REDIS_PORT and S3_PORT.
 set -euo pipefail
 
@@ -18,7 +20,8 @@ state="$local_dir/$profile"
 case "$profile" in
   dev)  : "${PG_PORT:=15432}" "${REDIS_PORT:=16379}" "${S3_PORT:=14569}" ;;
   test) : "${PG_PORT:=15433}" "${REDIS_PORT:=16380}" "${S3_PORT:=14570}" ;;
-  *) echo "unknown profile '$profile' (dev or test)" >&2; exit 2 ;;
+  cluster) : "${PG_PORT:=15434}" "${REDIS_PORT:=16381}" "${S3_PORT:=14571}" ;;
+  *) echo "unknown profile '$profile' (dev, test or cluster)" >&2; exit 2 ;;
 esac
 S3RVER_VERSION=3.7.1
 DB_NAME=workflow
@@ -73,7 +76,7 @@ start_pg() {
   if [ "$profile" = test ]; then opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"; fi
   as_pg "$bin/pg_ctl" -D "$data" -l "$state/pg/postgres.log" -o "$opts" -w -t 60 start >/dev/null
   log "postgresql on 127.0.0.1:$PG_PORT"
-  if [ "$profile" = dev ]; then
+  if [ "$profile" != test ]; then
     if ! "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "select 1 from pg_database where datname='$DB_NAME'" | grep -q 1; then
       "$bin/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres "$DB_NAME"
     fi
@@ -140,13 +143,26 @@ export AWS_SECRET_ACCESS_KEY=S3RVER
 VARS
 }
 
+only=${3:-all}
+pids() {
+  case "$1" in
+    pg) local main; main=$(head -n 1 "$state/pg/data/postmaster.pid" 2>/dev/null || true)
+        [ -n "$main" ] && { echo "$main"; pgrep -P "$main" || true; } ;;
+    redis) cat "$state/redis/redis.pid" 2>/dev/null || true ;;
+    s3) cat "$state/s3/s3rver.pid" 2>/dev/null || true ;;
+  esac
+}
+
 case "$cmd" in
-  start) mkdir -p "$state"; install_missing; start_pg; start_redis; start_s3 ;;
-  stop) stop_s3; stop_redis; stop_pg ;;
+  start)
+    mkdir -p "$state"; install_missing
+    case "$only" in all) start_pg; start_redis; start_s3 ;; pg) start_pg ;; redis) start_redis ;; s3) start_s3 ;; esac ;;
+  stop) case "$only" in all) stop_s3; stop_redis; stop_pg ;; pg) stop_pg ;; redis) stop_redis ;; s3) stop_s3 ;; esac ;;
+  pids) pids "$only" ;;
   status)
     pg_running && echo "postgresql: up (127.0.0.1:$PG_PORT)" || echo "postgresql: down"
     redis_running && echo "redis: up (127.0.0.1:$REDIS_PORT)" || echo "redis: down"
     s3_running && echo "s3rver: up (127.0.0.1:$S3_PORT)" || echo "s3rver: down" ;;
   env) print_env ;;
-  *) echo "usage: scripts/services.sh start|stop|status|env [dev|test]" >&2; exit 2 ;;
+  *) echo "usage: scripts/services.sh start|stop|status|env|pids [dev|test|cluster] [pg|redis|s3]" >&2; exit 2 ;;
 esac

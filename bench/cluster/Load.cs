@@ -1,0 +1,114 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+/// <summary>
+/// The checked workload: agents send batches of 50 events with clientEventIds and an Idempotency-Key and send the same
+/// batch again until it is acknowledged (as agents do); readers page the newest events. Every answer is classified:
+/// 2xx and 503 with Retry-After are expected, anything else (a 5xx, a 502 from nginx, a refused connection) is not.
+/// </summary>
+sealed class Load(string baseUrl, Guid orgId, string userToken, List<string> agentKeys, int readers)
+{
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly ConcurrentDictionary<(string Kind, long Second), long> _done = new();
+    private readonly CancellationTokenSource _stop = new();
+    private long _total;
+
+    public record Problem(double At, string Kind, string What);
+
+    public ConcurrentQueue<Problem> Unexpected { get; } = new();
+    public ConcurrentBag<string> Acknowledged { get; } = new();
+    public long Total => Interlocked.Read(ref _total);
+    public double Now => _clock.Elapsed.TotalSeconds;
+
+    public void Stop() => _stop.Cancel();
+
+    /// <summary>Successful units (events acknowledged, pages read) per second between two moments.</summary>
+    public double Rate(string kind, double from, double to)
+    {
+        long sum = 0;
+        for (var second = (long)Math.Ceiling(from); second < (long)Math.Floor(to); second++) sum += _done.GetValueOrDefault((kind, second));
+        var seconds = Math.Floor(to) - Math.Ceiling(from);
+        return seconds <= 0 ? 0 : sum / seconds;
+    }
+
+    public Task RunAsync() => Task.WhenAll(
+        agentKeys.Select((key, i) => AgentAsync(i, key)).Concat(Enumerable.Range(0, readers).Select(_ => ReaderAsync())));
+
+    private HttpClient Client(string scheme, string credential)
+    {
+        var client = new HttpClient { BaseAddress = new Uri(baseUrl), Timeout = TimeSpan.FromSeconds(35) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue(scheme, credential);
+        return client;
+    }
+
+    private async Task AgentAsync(int agent, string key)
+    {
+        using var client = Client("ApiKey", key);
+        for (var batch = 0; !_stop.IsCancellationRequested; batch++)
+        {
+            var ids = Enumerable.Range(0, 50).Select(i => $"a{agent}-{batch}-{i}").ToList();
+            var now = DateTimeOffset.UtcNow;
+            // Serialized once: a batch sent again is the same bytes, as its Idempotency-Key promises.
+            var body = JsonSerializer.SerializeToUtf8Bytes(new
+            {
+                events = ids.Select((id, i) => new { type = "file_modified", occurredAt = now.AddSeconds(-i).ToString("O"), path = $"/work/agent{agent}/f{i % 7}.txt", clientEventId = id }).ToList(),
+            });
+            // The same batch until it is acknowledged (a stop of the workload waits for the batch in hand); an
+            // answer that retrying cannot change (a 4xx) is counted and the batch given up.
+            for (var attempt = 0; !_stop.IsCancellationRequested || attempt < 200; attempt++)
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/orgs/{orgId}/events") { Content = new ByteArrayContent(body) };
+                request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+                request.Headers.Add("Idempotency-Key", $"a{agent}-b{batch}");
+                var outcome = await SendAsync(client, request, "ingest");
+                if (outcome == Outcome.Done)
+                {
+                    foreach (var id in ids) Acknowledged.Add(id);
+                    Count("ingest", ids.Count);
+                    break;
+                }
+                if (outcome == Outcome.Refused) break;
+                await Task.Delay(200);
+            }
+        }
+    }
+
+    private async Task ReaderAsync()
+    {
+        using var client = Client("Bearer", userToken);
+        while (!_stop.IsCancellationRequested)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/v1/orgs/{orgId}/events?limit=50");
+            if (await SendAsync(client, request, "reads") == Outcome.Done) Count("reads", 1);
+            else await Task.Delay(200);
+        }
+    }
+
+    private enum Outcome { Done, Retry, Refused }
+
+    /// <summary>Done for a 2xx; records anything that is neither a 2xx nor a 503 with Retry-After.</summary>
+    private async Task<Outcome> SendAsync(HttpClient client, HttpRequestMessage request, string kind)
+    {
+        Interlocked.Increment(ref _total);
+        try
+        {
+            using var response = await client.SendAsync(request);
+            var text = await response.Content.ReadAsStringAsync();
+            if (response.IsSuccessStatusCode) return Outcome.Done;
+            if (response.StatusCode == HttpStatusCode.ServiceUnavailable && response.Headers.RetryAfter is not null) return Outcome.Retry;
+            Unexpected.Enqueue(new Problem(Now, kind, $"{kind} {(int)response.StatusCode}{(response.StatusCode == HttpStatusCode.ServiceUnavailable ? " without Retry-After" : "")}: {text[..Math.Min(text.Length, 160)]}"));
+            return (int)response.StatusCode is >= 400 and < 500 and not 429 ? Outcome.Refused : Outcome.Retry;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            Unexpected.Enqueue(new Problem(Now, kind, $"{kind} {e.GetType().Name}: {e.Message}"));
+            return Outcome.Retry;
+        }
+    }
+
+    private void Count(string kind, int units) => _done.AddOrUpdate((kind, (long)Now), units, (_, n) => n + units);
+}

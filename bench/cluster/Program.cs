@@ -1,0 +1,233 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+using Npgsql;
+
+// Arguments from bench/cluster/run.sh: repository root, Service.dll, nginx binary, work folder, seconds per phase,
+// agents, readers. The dependencies' settings come in the environment (scripts/services.sh env cluster).
+var (root, app, nginxBin, work) = (args[0], args[1], args[2], args[3]);
+var phaseSeconds = int.Parse(args[4]);
+var agentCount = int.Parse(args[5]);
+var readerCount = int.Parse(args[6]);
+var secret = "cluster-secret-" + Convert.ToBase64String(Guid.NewGuid().ToByteArray()) + Convert.ToBase64String(Guid.NewGuid().ToByteArray());
+var encryptionKey = "cluster-encryption-" + Convert.ToBase64String(Guid.NewGuid().ToByteArray()) + Convert.ToBase64String(Guid.NewGuid().ToByteArray());
+
+var instances = Enumerable.Range(1, 3).Select(i => new Instance(i, FreePort(), app, work, secret, encryptionKey)).ToList();
+var nginxPort = FreePort();
+Process? nginx = null;
+try
+{
+    foreach (var instance in instances) instance.Start();
+    foreach (var instance in instances) await instance.WaitReadyAsync(TimeSpan.FromSeconds(60));
+    nginx = StartNginx(nginxBin, work, nginxPort, instances);
+    var baseUrl = $"http://127.0.0.1:{nginxPort}";
+    await WaitAsync(async () => (await new HttpClient().GetAsync(baseUrl + "/health/live")).IsSuccessStatusCode, TimeSpan.FromSeconds(10));
+
+    // One organization, its owner, one agent key per agent.
+    using var setup = new HttpClient { BaseAddress = new Uri(baseUrl) };
+    var email = $"cluster-{Guid.NewGuid():N}@example.com";
+    (await setup.PostAsJsonAsync("/api/v1/auth/register", new { email, password = "cluster passphrase 1", displayName = "Cluster" })).EnsureSuccessStatusCode();
+    var login = await (await setup.PostAsJsonAsync("/api/v1/auth/login", new { email, password = "cluster passphrase 1" })).Content.ReadFromJsonAsync<JsonElement>();
+    setup.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", login.GetProperty("accessToken").GetString());
+    var orgId = (await (await setup.PostAsJsonAsync("/api/v1/orgs", new { name = "Cluster" })).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+    var keys = new List<string>();
+    for (var i = 0; i < agentCount; i++)
+    {
+        var key = await (await setup.PostAsJsonAsync($"/api/v1/orgs/{orgId}/api-keys", new { name = $"agent {i}" })).Content.ReadFromJsonAsync<JsonElement>();
+        keys.Add(key.GetProperty("key").GetString()!);
+    }
+
+    var load = new Load(baseUrl, orgId, login.GetProperty("accessToken").GetString()!, keys, readerCount);
+    var loadTask = load.RunAsync();
+    var faults = new List<FaultResult>();
+    async Task<(double Ingest, double Reads)> WindowAsync(int seconds)
+    {
+        var from = load.Now;
+        await Task.Delay(TimeSpan.FromSeconds(seconds));
+        return (load.Rate("ingest", from, load.Now), load.Rate("reads", from, load.Now));
+    }
+
+    Console.WriteLine($"three instances behind nginx on 127.0.0.1:{nginxPort}; {agentCount} agents, {readerCount} readers; {phaseSeconds} s per phase");
+    await WindowAsync(phaseSeconds); // warm-up: JIT, pools and plans, so the baseline is the steady state
+    var baseline = await WindowAsync(phaseSeconds);
+    Console.WriteLine($"baseline: ingest {baseline.Ingest:N0} events/s, reads {baseline.Reads:N0} pages/s");
+
+    var services = new (string Name, string Server)[] { ("Redis", "redis"), ("PostgreSQL", "pg"), ("s3rver", "s3") };
+    foreach (var (name, server) in services)
+    {
+        foreach (var hung in new[] { false, true })
+        {
+            var label = $"{name} {(hung ? "hung (SIGSTOP)" : "stopped")}";
+            var unexpectedBefore = load.Unexpected.Count;
+            if (hung) Signal(root, server, "STOP"); else Services(root, "stop", server);
+            var during = await WindowAsync(phaseSeconds);
+            var restored = Stopwatch.StartNew();
+            if (hung) Signal(root, server, "CONT"); else Services(root, "start", server);
+            var ready = await AllReadyAsync(instances, TimeSpan.FromSeconds(60));
+            faults.Add(new FaultResult(label, server, during, ready ? restored.Elapsed.TotalSeconds : double.NaN, load.Unexpected.Count - unexpectedBefore));
+            Console.WriteLine($"  {label}: done");
+            await WindowAsync(phaseSeconds); // recovery before the next fault
+        }
+    }
+    foreach (var (label, kill) in new[] { ("instance 1 SIGTERMed and restarted", false), ("instance 2 SIGKILLed and restarted", true) })
+    {
+        var unexpectedBefore = load.Unexpected.Count;
+        var target = instances[kill ? 1 : 0];
+        var from = load.Now;
+        var restored = Stopwatch.StartNew();
+        if (kill) target.Kill(); else await target.TerminateAsync(TimeSpan.FromSeconds(40));
+        target.Start();
+        var ready = await AllReadyAsync(instances, TimeSpan.FromSeconds(60));
+        var seconds = restored.Elapsed.TotalSeconds;
+        var rest = Math.Max(1, phaseSeconds - (int)seconds);
+        await Task.Delay(TimeSpan.FromSeconds(rest));
+        faults.Add(new FaultResult(label, "instance", (load.Rate("ingest", from, load.Now), load.Rate("reads", from, load.Now)), ready ? seconds : double.NaN,
+            load.Unexpected.Count - unexpectedBefore));
+        Console.WriteLine($"  {label}: done");
+        await WindowAsync(phaseSeconds);
+    }
+
+    load.Stop();
+    await loadTask;
+
+    // Every acknowledged event is stored, once.
+    await using var db = NpgsqlDataSource.Create(ConnectionString(Environment.GetEnvironmentVariable("DATABASE_URL")!));
+    var stored = new HashSet<string>();
+    await using (var command = db.CreateCommand($"SELECT client_event_id FROM events WHERE org_id = '{orgId}'"))
+    await using (var reader = await command.ExecuteReaderAsync())
+    {
+        while (await reader.ReadAsync()) stored.Add(reader.GetString(0));
+    }
+    var missing = load.Acknowledged.Count(id => !stored.Contains(id));
+    var twice = Convert.ToInt64(await db.CreateCommand(
+        $"SELECT count(*) FROM (SELECT 1 FROM events WHERE org_id = '{orgId}' GROUP BY source_id, client_event_id HAVING count(*) > 1) d").ExecuteScalarAsync());
+
+    Console.WriteLine();
+    Console.WriteLine($"{"fault",-36} {"ingest/s",9} {"ratio",6} {"reads/s",8} {"ratio",6} {"ready again",12} {"unexpected",11}");
+    Console.WriteLine($"{"baseline",-36} {baseline.Ingest,9:N0} {"",6} {baseline.Reads,8:N0} {"",6} {"",12} {"",11}");
+    foreach (var f in faults)
+    {
+        Console.WriteLine($"{f.Label,-36} {f.During.Ingest,9:N0} {f.During.Ingest / baseline.Ingest,6:0.00} {f.During.Reads,8:N0} {f.During.Reads / baseline.Reads,6:0.00} " +
+                          $"{(double.IsNaN(f.ReadySeconds) ? "never" : $"{f.ReadySeconds:0.0} s"),12} {f.Unexpected,11}");
+    }
+    Console.WriteLine();
+    Console.WriteLine("summary");
+    Console.WriteLine($"  requests: {load.Total:N0}; answers other than 2xx or 503 with Retry-After: {load.Unexpected.Count} (target 0)");
+    foreach (var group in load.Unexpected.GroupBy(u => u.What).OrderByDescending(g => g.Count()).Take(8)) Console.WriteLine($"    {group.Count(),6} x {group.Key}");
+    Console.WriteLine($"  acknowledged events: {load.Acknowledged.Count:N0}; missing from PostgreSQL: {missing} (target 0); stored twice: {twice} (target 0)");
+    var independent = faults.Where(f => f.Server is "redis" or "s3").ToList();
+    var worst = independent.Min(f => Math.Min(f.During.Ingest / baseline.Ingest, f.During.Reads / baseline.Reads));
+    Console.WriteLine($"  throughput of requests that do not need the missing dependency (Redis, s3rver faults): worst ratio {worst:0.00} (target >= 0.8)");
+    var slowest = faults.Where(f => f.Server != "instance").Max(f => f.ReadySeconds);
+    Console.WriteLine($"  seconds from a dependency's return until every instance is Ready: at most {slowest:0.0} (target < 5)");
+    return load.Unexpected.Count == 0 && missing == 0 && twice == 0 ? 0 : 1;
+}
+finally
+{
+    if (nginx is { HasExited: false }) { nginx.Kill(entireProcessTree: true); nginx.WaitForExit(); }
+    foreach (var instance in instances) instance.Kill();
+    foreach (var (server, _) in new[] { ("redis", 0), ("pg", 0), ("s3", 0) }) Signal(root, server, "CONT");
+    Services(root, "start", "all");
+}
+
+static int FreePort()
+{
+    using var listener = new TcpListener(IPAddress.Loopback, 0);
+    listener.Start();
+    return ((IPEndPoint)listener.LocalEndpoint).Port;
+}
+
+static async Task WaitAsync(Func<Task<bool>> condition, TimeSpan timeout)
+{
+    var deadline = DateTime.UtcNow + timeout;
+    while (true)
+    {
+        try { if (await condition()) return; } catch (HttpRequestException) { }
+        if (DateTime.UtcNow > deadline) throw new TimeoutException("not reached in time");
+        await Task.Delay(100);
+    }
+}
+
+static async Task<bool> AllReadyAsync(List<Instance> instances, TimeSpan timeout)
+{
+    try
+    {
+        await WaitAsync(async () => (await Task.WhenAll(instances.Select(i => i.IsReadyAsync()))).All(r => r), timeout);
+        return true;
+    }
+    catch (TimeoutException) { return false; }
+}
+
+static void Services(string root, string command, string server) => Run(root, "bash", $"scripts/services.sh {command} cluster {server}");
+
+static void Signal(string root, string server, string signal)
+{
+    var pids = Run(root, "bash", $"scripts/services.sh pids cluster {server}").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+    if (pids.Length > 0) Run(root, "kill", $"-{signal} {string.Join(' ', pids)}");
+}
+
+static string Run(string root, string file, string arguments)
+{
+    var info = new ProcessStartInfo(file, arguments) { WorkingDirectory = root, RedirectStandardOutput = true, RedirectStandardError = true };
+    using var process = Process.Start(info)!;
+    var output = process.StandardOutput.ReadToEnd();
+    process.StandardError.ReadToEnd();
+    process.WaitForExit();
+    return output;
+}
+
+static Process StartNginx(string nginxBin, string work, int port, List<Instance> instances)
+{
+    var prefix = Path.Combine(work, "nginx");
+    Directory.CreateDirectory(Path.Combine(prefix, "logs"));
+    // Ingest is safe to send again (clientEventIds and Idempotency-Keys): when an instance dies under a batch, nginx
+    // passes it to the next instance. Other POSTs are not retried by nginx.
+    File.WriteAllText(Path.Combine(prefix, "nginx.conf"), $$"""
+        worker_processes 1;
+        daemon off;
+        pid {{prefix}}/nginx.pid;
+        error_log {{prefix}}/logs/error.log warn;
+        events { worker_connections 2048; }
+        http {
+            access_log off;
+            client_body_temp_path {{prefix}}/client_body;
+            proxy_temp_path {{prefix}}/proxy;
+            fastcgi_temp_path {{prefix}}/fastcgi;
+            uwsgi_temp_path {{prefix}}/uwsgi;
+            scgi_temp_path {{prefix}}/scgi;
+            client_max_body_size 16m;
+            upstream service {
+        {{string.Join("\n", instances.Select(i => $"        server 127.0.0.1:{i.Port} max_fails=1 fail_timeout=2s;"))}}
+                keepalive 64;
+            }
+            server {
+                listen 127.0.0.1:{{port}};
+                proxy_http_version 1.1;
+                proxy_set_header Connection "";
+                proxy_set_header X-Forwarded-For $remote_addr;
+                proxy_read_timeout 30s;
+                proxy_next_upstream error timeout;
+                location ~ ^/api/v1/orgs/[^/]+/events$ {
+                    proxy_pass http://service;
+                    proxy_next_upstream error timeout non_idempotent;
+                }
+                location / { proxy_pass http://service; }
+            }
+        }
+        """);
+    var info = new ProcessStartInfo(nginxBin, $"-p {prefix} -c {prefix}/nginx.conf") { RedirectStandardError = true, RedirectStandardOutput = true };
+    return Process.Start(info)!;
+}
+
+static string ConnectionString(string url)
+{
+    var uri = new Uri(url);
+    var user = uri.UserInfo.Split(':');
+    return $"Host={uri.Host};Port={uri.Port};Username={user[0]};Password={(user.Length > 1 ? user[1] : "")};Database={uri.AbsolutePath.TrimStart('/')}";
+}
+
+record FaultResult(string Label, string Server, (double Ingest, double Reads) During, double ReadySeconds, int Unexpected);

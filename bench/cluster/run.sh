@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The cluster under fire: three instances of the Release build behind nginx (Debian's package, installed when absent)
+# on PostgreSQL, Redis and s3rver of the "cluster" profile (their own ports, since this script stops and freezes
+# them). A checked workload runs throughout (agents ingesting batches with clientEventIds and Idempotency-Keys and
+# retrying as agents do, users paging events); faults come one after another with recovery between them: Redis,
+# PostgreSQL and s3rver each stopped and then hung (SIGSTOP) for PHASE_SECONDS, one instance SIGTERMed and
+# restarted, one SIGKILLed and restarted. Prints a table per fault and a summary. Loopback only; stops by itself.
+#
+#   bench/cluster/run.sh        PHASE_SECONDS=10 AGENTS=6 READERS=4
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+work="$root/.local/bench/cluster"
+mkdir -p "$work"
+
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  echo "installing nginx" >&2
+  if [ "$(id -u)" -eq 0 ]; then apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq nginx >/dev/null
+  else sudo env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq nginx >/dev/null; fi
+fi
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+
+./scripts/services.sh start cluster >/dev/null
+eval "$(./scripts/services.sh env cluster)"
+dotnet build Service.csproj -c Release -v quiet -nologo >/dev/null
+dotnet build bench/cluster/ClusterBench.csproj -c Release -v quiet -nologo >/dev/null
+app="$root/bin/Release/net10.0/Service.dll"
+# A fresh database each run: what the summary counts is this run's only.
+psql -q "${DATABASE_URL%/*}/postgres" -c "DROP DATABASE IF EXISTS cluster WITH (FORCE)" -c "CREATE DATABASE cluster"
+export DATABASE_URL="${DATABASE_URL%/*}/cluster"
+dotnet "$app" migrate >/dev/null
+
+dotnet bench/cluster/bin/Release/net10.0/ClusterBench.dll "$root" "$app" "$nginx_bin" "$work" \
+  "${PHASE_SECONDS:-10}" "${AGENTS:-6}" "${READERS:-4}"
