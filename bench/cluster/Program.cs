@@ -8,11 +8,13 @@ using System.Text.Json;
 using Npgsql;
 
 // Arguments from bench/cluster/run.sh: repository root, Service.dll, nginx binary, work folder, seconds per phase,
-// agents, readers. The dependencies' settings come in the environment (scripts/services.sh env cluster).
+// agents, readers, profile ("full": every fault; "short": one of each kind, for the test suite, which judges only
+// what must never happen, not throughput on a shared machine). The dependencies' settings come in the environment.
 var (root, app, nginxBin, work) = (args[0], args[1], args[2], args[3]);
 var phaseSeconds = int.Parse(args[4]);
 var agentCount = int.Parse(args[5]);
 var readerCount = int.Parse(args[6]);
+var shortProfile = args.Length > 7 && args[7] == "short";
 var secret = "cluster-secret-" + Convert.ToBase64String(Guid.NewGuid().ToByteArray()) + Convert.ToBase64String(Guid.NewGuid().ToByteArray());
 var encryptionKey = "cluster-encryption-" + Convert.ToBase64String(Guid.NewGuid().ToByteArray()) + Convert.ToBase64String(Guid.NewGuid().ToByteArray());
 
@@ -56,10 +58,14 @@ try
     var baseline = await WindowAsync(phaseSeconds);
     Console.WriteLine($"baseline: ingest {baseline.Ingest:N0} events/s, reads {baseline.Reads:N0} pages/s");
 
-    var services = new (string Name, string Server)[] { ("Redis", "redis"), ("PostgreSQL", "pg"), ("s3rver", "s3") };
-    foreach (var (name, server) in services)
+    var dependencyFaults = new (string Name, string Server, bool Hung)[]
     {
-        foreach (var hung in new[] { false, true })
+        ("Redis", "redis", false), ("Redis", "redis", true), ("PostgreSQL", "pg", false), ("PostgreSQL", "pg", true), ("s3rver", "s3", false), ("s3rver", "s3", true),
+    }.Where(f => !shortProfile || f is ("Redis", _, false) or ("PostgreSQL", _, true));
+    foreach (var group in dependencyFaults.GroupBy(f => (f.Name, f.Server)))
+    {
+        var (name, server) = group.Key;
+        foreach (var hung in group.Select(f => f.Hung))
         {
             var label = $"{name} {(hung ? "hung (SIGSTOP)" : "stopped")}";
             var unexpectedBefore = load.Unexpected.Count;
@@ -124,7 +130,9 @@ try
     Console.WriteLine($"  throughput of requests that do not need the missing dependency (Redis, s3rver faults): worst ratio {worst:0.00} (target >= 0.8)");
     var slowest = faults.Where(f => f.Server != "instance").Max(f => f.ReadySeconds);
     Console.WriteLine($"  seconds from a dependency's return until every instance is Ready: at most {slowest:0.0} (target < 5)");
-    return load.Unexpected.Count == 0 && missing == 0 && twice == 0 ? 0 : 1;
+    var promisesKept = load.Unexpected.Count == 0 && missing == 0 && twice == 0 && !faults.Any(f => double.IsNaN(f.ReadySeconds));
+    // The full profile also holds the figures to their targets; the short one runs beside other work and does not.
+    return promisesKept && (shortProfile || (worst >= 0.8 && slowest < 5)) ? 0 : 1;
 }
 finally
 {

@@ -6,7 +6,9 @@
 # PostgreSQL and s3rver each stopped and then hung (SIGSTOP) for PHASE_SECONDS, one instance SIGTERMed and
 # restarted, one SIGKILLed and restarted. Prints a table per fault and a summary. Loopback only; stops by itself.
 #
-#   bench/cluster/run.sh        PHASE_SECONDS=10 AGENTS=6 READERS=4
+#   bench/cluster/run.sh        PHASE_SECONDS=10 AGENTS=6 READERS=4 PROFILE=full
+#   PROFILE=short: one fault of each kind (Redis stopped, PostgreSQL hung, an instance SIGTERMed, one SIGKILLed),
+#   judged on what must never happen only; the test suite runs it with APP and CLIENT set to its own builds.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -20,15 +22,19 @@ if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
 fi
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 
+was_running=$(./scripts/services.sh status cluster | grep -c ': up' || true)
 ./scripts/services.sh start cluster >/dev/null
+[ "$was_running" -eq 0 ] && trap './scripts/services.sh stop cluster >/dev/null 2>&1' EXIT
 eval "$(./scripts/services.sh env cluster)"
-dotnet build Service.csproj -c Release -v quiet -nologo >/dev/null
-dotnet build bench/cluster/ClusterBench.csproj -c Release -v quiet -nologo >/dev/null
-app="$root/bin/Release/net10.0/Service.dll"
+if [ -z "${APP:-}" ]; then
+  dotnet build Service.csproj -c Release -v quiet -nologo >/dev/null
+  dotnet build bench/cluster/ClusterBench.csproj -c Release -v quiet -nologo >/dev/null
+fi
+app=${APP:-"$root/bin/Release/net10.0/Service.dll"}
+client=${CLIENT:-"$root/bench/cluster/bin/Release/net10.0/ClusterBench.dll"}
 # A fresh database each run: what the summary counts is this run's only.
 psql -q "${DATABASE_URL%/*}/postgres" -c "DROP DATABASE IF EXISTS cluster WITH (FORCE)" -c "CREATE DATABASE cluster"
 export DATABASE_URL="${DATABASE_URL%/*}/cluster"
 dotnet "$app" migrate >/dev/null
 
-dotnet bench/cluster/bin/Release/net10.0/ClusterBench.dll "$root" "$app" "$nginx_bin" "$work" \
-  "${PHASE_SECONDS:-10}" "${AGENTS:-6}" "${READERS:-4}"
+dotnet "$client" "$root" "$app" "$nginx_bin" "$work" "${PHASE_SECONDS:-10}" "${AGENTS:-6}" "${READERS:-4}" "${PROFILE:-full}"
