@@ -8,7 +8,7 @@
 #
 #   bench/cluster/run.sh        PHASE_SECONDS=10 AGENTS=6 READERS=4 PROFILE=full
 #   PROFILE=short: one fault of each kind (Redis stopped, PostgreSQL hung, an instance SIGTERMed, one SIGKILLed),
-#   judged on what must never happen only; the test suite runs it with APP and CLIENT set to its own builds.
+#   judged on what must never happen only; the test suite runs it with APP set to its own build of the service.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -26,12 +26,10 @@ was_running=$(./scripts/services.sh status cluster | grep -c ': up' || true)
 ./scripts/services.sh start cluster >/dev/null
 [ "$was_running" -eq 0 ] && trap './scripts/services.sh stop cluster >/dev/null 2>&1' EXIT
 eval "$(./scripts/services.sh env cluster)"
-if [ -z "${APP:-}" ]; then
-  dotnet build Service.csproj -c Release -v quiet -nologo >/dev/null
-  dotnet build bench/cluster/ClusterBench.csproj -c Release -v quiet -nologo >/dev/null
-fi
+[ -z "${APP:-}" ] && dotnet build Service.csproj -c Release -v quiet -nologo >/dev/null
 app=${APP:-"$root/bin/Release/net10.0/Service.dll"}
-client=${CLIENT:-"$root/bench/cluster/bin/Release/net10.0/ClusterBench.dll"}
+dotnet build bench/cluster/ClusterBench.csproj -c Release -v quiet -nologo >/dev/null
+client="$root/bench/cluster/bin/Release/net10.0/ClusterBench.dll"
 # A fresh database each run: what the summary counts is this run's only.
 psql -q "${DATABASE_URL%/*}/postgres" -c "DROP DATABASE IF EXISTS cluster WITH (FORCE)" -c "CREATE DATABASE cluster"
 export DATABASE_URL="${DATABASE_URL%/*}/cluster"

@@ -36,7 +36,6 @@ public sealed class ClusterUnderFireTests(ITestOutputHelper output)
         info.Environment["AGENTS"] = "3";
         info.Environment["READERS"] = "2";
         info.Environment["APP"] = Path.Combine(root, "bin", configuration, "net10.0", "Service.dll");
-        info.Environment["CLIENT"] = Path.Combine(root, "bench", "cluster", "bin", configuration, "net10.0", "ClusterBench.dll");
         using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
