@@ -3,6 +3,7 @@ using System.Diagnostics;
 /// <summary>One instance of the Release build on a fixed loopback port, started again on the same port after a stop.</summary>
 sealed class Instance(int index, int port, string app, string work, string secret, string encryptionKey)
 {
+    public const string Operator = "ops-cluster@example.com";
     private static readonly HttpClient Probe = new() { Timeout = TimeSpan.FromSeconds(2) };
     private Process? _process;
 
@@ -27,6 +28,7 @@ sealed class Instance(int index, int port, string app, string work, string secre
         // Pattern detection over the millions of events the agents send would take the cores in bursts and blur the
         // throughput per phase; it is measured by bench/patterns.
         info.Environment["FeatureFlags__Overrides__Suggestions"] = "false";
+        info.Environment["ADMIN_EMAILS"] = Operator;
         var log = new StreamWriter(Path.Combine(work, $"service-{index}.log"), append: true) { AutoFlush = true };
         _process = Process.Start(info)!;
         _process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };

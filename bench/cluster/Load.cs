@@ -7,7 +7,7 @@ using System.Text.Json;
 
 /// <summary>
 /// The checked workload: agents send batches of 50 events with clientEventIds and an Idempotency-Key and send the same
-/// batch again until it is acknowledged (as agents do); readers page the newest events. Every answer is classified:
+/// batch again until it is acknowledged (as agents do); readers page the newest events; a user uploads small files. Every answer is classified:
 /// 2xx and 503 with Retry-After are expected, anything else (a 5xx, a 502 from nginx, a refused connection) is not.
 /// </summary>
 sealed class Load(string baseUrl, Guid orgId, string userToken, List<string> agentKeys, int readers)
@@ -35,8 +35,36 @@ sealed class Load(string baseUrl, Guid orgId, string userToken, List<string> age
         return seconds <= 0 ? 0 : sum / seconds;
     }
 
+    /// <summary>Uploads answered 201, by id.</summary>
+    public ConcurrentBag<Guid> Uploaded { get; } = new();
+
     public Task RunAsync() => Task.WhenAll(
-        agentKeys.Select((key, i) => AgentAsync(i, key)).Concat(Enumerable.Range(0, readers).Select(_ => ReaderAsync())));
+        agentKeys.Select((key, i) => AgentAsync(i, key)).Concat(Enumerable.Range(0, readers).Select(_ => ReaderAsync())).Append(UploaderAsync()));
+
+    /// <summary>One user uploading small PDFs through the streamed multipart route, one after another.</summary>
+    private async Task UploaderAsync()
+    {
+        using var client = Client("Bearer", userToken);
+        const string boundary = "cluster-boundary";
+        while (!_stop.IsCancellationRequested)
+        {
+            var file = new byte[16 * 1024];
+            Random.Shared.NextBytes(file);
+            "%PDF-1.7\n"u8.CopyTo(file);
+            var head = System.Text.Encoding.ASCII.GetBytes(
+                $"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"report.pdf\"\r\nContent-Type: application/pdf\r\n\r\n");
+            var tail = System.Text.Encoding.ASCII.GetBytes($"\r\n--{boundary}--\r\n");
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/orgs/{orgId}/uploads") { Content = new ByteArrayContent([.. head, .. file, .. tail]) };
+            request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse($"multipart/form-data; boundary={boundary}");
+            var (outcome, text) = await SendWithBodyAsync(client, request, "uploads");
+            if (outcome == Outcome.Done)
+            {
+                Uploaded.Add(JsonDocument.Parse(text).RootElement.GetProperty("id").GetGuid());
+                Count("uploads", 1);
+            }
+            else await Task.Delay(200);
+        }
+    }
 
     private HttpClient Client(string scheme, string credential)
     {
@@ -91,22 +119,24 @@ sealed class Load(string baseUrl, Guid orgId, string userToken, List<string> age
     private enum Outcome { Done, Retry, Refused }
 
     /// <summary>Done for a 2xx; records anything that is neither a 2xx nor a 503 with Retry-After.</summary>
-    private async Task<Outcome> SendAsync(HttpClient client, HttpRequestMessage request, string kind)
+    private async Task<Outcome> SendAsync(HttpClient client, HttpRequestMessage request, string kind) => (await SendWithBodyAsync(client, request, kind)).Outcome;
+
+    private async Task<(Outcome Outcome, string Body)> SendWithBodyAsync(HttpClient client, HttpRequestMessage request, string kind)
     {
         Interlocked.Increment(ref _total);
         try
         {
             using var response = await client.SendAsync(request);
             var text = await response.Content.ReadAsStringAsync();
-            if (response.IsSuccessStatusCode) return Outcome.Done;
-            if (response.StatusCode == HttpStatusCode.ServiceUnavailable && response.Headers.RetryAfter is not null) return Outcome.Retry;
+            if (response.IsSuccessStatusCode) return (Outcome.Done, text);
+            if (response.StatusCode == HttpStatusCode.ServiceUnavailable && response.Headers.RetryAfter is not null) return (Outcome.Retry, text);
             Unexpected.Enqueue(new Problem(Now, kind, $"{kind} {(int)response.StatusCode}{(response.StatusCode == HttpStatusCode.ServiceUnavailable ? " without Retry-After" : "")}: {text[..Math.Min(text.Length, 160)]}"));
-            return (int)response.StatusCode is >= 400 and < 500 and not 429 ? Outcome.Refused : Outcome.Retry;
+            return ((int)response.StatusCode is >= 400 and < 500 and not 429 ? Outcome.Refused : Outcome.Retry, text);
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
         {
             Unexpected.Enqueue(new Problem(Now, kind, $"{kind} {e.GetType().Name}: {e.Message}"));
-            return Outcome.Retry;
+            return (Outcome.Retry, "");
         }
     }
 
