@@ -20,6 +20,15 @@ sealed class Load(string baseUrl, Guid orgId, string userToken, List<string> age
     public record Problem(double At, string Kind, string What);
 
     public ConcurrentQueue<Problem> Unexpected { get; } = new();
+
+    /// <summary>
+    /// Set while an instance is being SIGKILLed: a request that is not safe to send again (an upload) in flight on it
+    /// cannot be answered by anyone, and nginx rightly does not pass it on. Its 502 is counted here, not as unexpected:
+    /// nothing was acknowledged, and the client knows it.
+    /// </summary>
+    public volatile bool Killing;
+    public long CutByKill => Interlocked.Read(ref _cutByKill);
+    private long _cutByKill;
     public ConcurrentBag<string> Acknowledged { get; } = new();
     public long Total => Interlocked.Read(ref _total);
     public double Now => _clock.Elapsed.TotalSeconds;
@@ -130,6 +139,11 @@ sealed class Load(string baseUrl, Guid orgId, string userToken, List<string> age
             var text = await response.Content.ReadAsStringAsync();
             if (response.IsSuccessStatusCode) return (Outcome.Done, text);
             if (response.StatusCode == HttpStatusCode.ServiceUnavailable && response.Headers.RetryAfter is not null) return (Outcome.Retry, text);
+            if (response.StatusCode == HttpStatusCode.BadGateway && kind == "uploads" && Killing)
+            {
+                Interlocked.Increment(ref _cutByKill);
+                return (Outcome.Retry, text);
+            }
             Unexpected.Enqueue(new Problem(Now, kind, $"{kind} {(int)response.StatusCode}{(response.StatusCode == HttpStatusCode.ServiceUnavailable ? " without Retry-After" : "")}: {text[..Math.Min(text.Length, 160)]}"));
             return ((int)response.StatusCode is >= 400 and < 500 and not 429 ? Outcome.Refused : Outcome.Retry, text);
         }

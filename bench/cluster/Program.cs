@@ -90,7 +90,10 @@ try
         var target = instances[kill ? 1 : 0];
         var from = load.Now;
         var restored = Stopwatch.StartNew();
+        load.Killing = kill;
         if (kill) target.Kill(); else await target.TerminateAsync(TimeSpan.FromSeconds(40));
+        await Task.Delay(TimeSpan.FromSeconds(1)); // answers of requests cut by the kill arrive within it
+        load.Killing = false;
         target.Start();
         var ready = await AllReadyAsync(instances, TimeSpan.FromSeconds(60));
         var seconds = restored.Elapsed.TotalSeconds;
@@ -165,7 +168,8 @@ try
     Console.WriteLine($"  requests: {load.Total:N0}; answers other than 2xx or 503 with Retry-After: {load.Unexpected.Count} (target 0)");
     foreach (var group in load.Unexpected.GroupBy(u => u.What).OrderByDescending(g => g.Count()).Take(8)) Console.WriteLine($"    {group.Count(),6} x {group.Key}");
     Console.WriteLine($"  acknowledged events: {load.Acknowledged.Count:N0}; missing from PostgreSQL: {missing} (target 0); stored twice: {twice} (target 0)");
-    Console.WriteLine($"  uploads answered 201: {load.Uploaded.Count:N0}; without their object: {uploadsMissing} (target 0)");
+    Console.WriteLine($"  uploads answered 201: {load.Uploaded.Count:N0}; without their object: {uploadsMissing} (target 0); " +
+                      $"cut by the SIGKILL while in flight (502, not acknowledged, not safe for nginx to send again): {load.CutByKill}");
     Console.WriteLine($"  a kill switch turned off, then on, through the load balancer: every instance obeyed within {obeyed[0]:0.00} s and {obeyed[1]:0.00} s (target < 1)");
     var independent = faults.Where(f => f.Server is "redis" or "s3").ToList();
     var worst = independent.Min(f => Math.Min(f.During.Ingest / baseline.Ingest, f.During.Reads / baseline.Reads));

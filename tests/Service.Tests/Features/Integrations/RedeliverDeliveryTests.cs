@@ -25,6 +25,8 @@ public sealed class RedeliverDeliveryTests(RedeliverDeliveryTests.Factory factor
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         await WebhookReceiver.WaitUntilAsync(() => receiver.Acknowledged.ContainsKey(id), TimeSpan.FromSeconds(10));
+        // The receiver has answered; the service records that a moment later.
+        await owner.WaitForDeliveryAsync(orgId, integration.Id, id, "delivered", seconds: 10);
         var delivery = await owner.DeliveryAsync(orgId, integration.Id, id);
         Assert.Equal(("delivered", 2), (delivery.GetProperty("status").GetString(), delivery.GetProperty("attempts").GetInt32()));
         Assert.Equal(1, await factory.CountAuditAsync("integration.delivery_redelivered", deliveryId.ToString()));
