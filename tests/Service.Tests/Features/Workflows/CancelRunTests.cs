@@ -134,7 +134,9 @@ public sealed class CancelRunTests(ServiceFactory factory) : IClassFixture<Servi
         var run = await owner.WaitForRunAsync(orgId, runId, seconds: 5);
 
         Assert.Equal("cancelled", run.GetProperty("status").GetString());
-        // Well within the database fallback's half-second renewal plus the polling here: Redis brought it.
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"cancelled after {clock.Elapsed}");
+        // The cancel went out on Redis (the fallback would log that it did not), and the hanging call was cut, not
+        // waited out. How fast each path is belongs to a benchmark: a time limit here failed on a loaded CI machine.
+        Assert.DoesNotContain(factory.Logs.Lines.Concat(other.Logs.Lines), l => l.Message.Contains("was not announced on Redis", StringComparison.Ordinal));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"cancelled after {clock.Elapsed}");
     }
 }
