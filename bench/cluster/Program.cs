@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
@@ -185,7 +184,7 @@ finally
 {
     if (nginx is { HasExited: false }) { nginx.Kill(entireProcessTree: true); nginx.WaitForExit(); }
     foreach (var instance in instances) instance.Kill();
-    foreach (var (server, _) in new[] { ("redis", 0), ("pg", 0), ("s3", 0) }) Signal(root, server, "CONT");
+    foreach (var server in new[] { "redis", "pg", "s3" }) Signal(root, server, "CONT"); // nothing stays frozen
     Services(root, "start", "all");
 }
 
