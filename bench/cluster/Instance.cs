@@ -21,7 +21,15 @@ sealed class Instance(int index, int port, string app, string work, string secre
         info.Environment["CORS_ORIGINS"] = "http://localhost:3000";
         info.Environment["Storage__ForcePathStyle"] = "true";
         info.Environment["Logging__LogLevel__Default"] = "Warning";
-        info.Environment["RateLimits__Enabled"] = "false";
+        // Rate limiting on, as in production, with limits the workload never reaches, except the exports policy's
+        // own (2 a minute, 10 an hour, failing closed), which one tenant runs into on purpose.
+        info.Environment["RATE_LIMIT_PER_MINUTE"] = "1000000";
+        info.Environment["RATE_LIMIT_PER_HOUR"] = "100000000";
+        foreach (var policy in new[] { "auth", "ingest", "uploads" })
+        {
+            info.Environment[$"RateLimits__Policies__{policy}__PerMinute"] = "1000000";
+            info.Environment[$"RateLimits__Policies__{policy}__PerHour"] = "100000000";
+        }
         // A SIGTERMed instance answers readiness 503 for 2 s while still serving, so nginx and probes move on first.
         info.Environment["Http__ShutdownDelaySeconds"] = "2";
         info.Environment["Http__TrustedProxies"] = "127.0.0.1";

@@ -48,7 +48,53 @@ sealed class Load(string baseUrl, Guid orgId, string userToken, List<string> age
     public ConcurrentBag<Guid> Uploaded { get; } = new();
 
     public Task RunAsync() => Task.WhenAll(
-        agentKeys.Select((key, i) => AgentAsync(i, key)).Concat(Enumerable.Range(0, readers).Select(_ => ReaderAsync())).Append(UploaderAsync()));
+        agentKeys.Select((key, i) => AgentAsync(i, key)).Concat(Enumerable.Range(0, readers).Select(_ => ReaderAsync())).Append(UploaderAsync()).Append(LimitedAsync()));
+
+    /// <summary>
+    /// The exports each minute and hour window allowed to the tenant at its limit, by window: the window is told by the
+    /// answer's own RateLimit header (seconds until it resets), so a decision near a boundary is not misplaced.
+    /// </summary>
+    public ConcurrentDictionary<(string Window, long End), int> AllowedExports { get; } = new();
+
+    /// <summary>Set before the load starts: the tenant that asks for its account export four times a second.</summary>
+    public string? LimitedToken { get; set; }
+
+    private async Task LimitedAsync()
+    {
+        if (LimitedToken is null) return;
+        using var client = Client("Bearer", LimitedToken);
+        while (!_stop.IsCancellationRequested)
+        {
+            Interlocked.Increment(ref _total);
+            try
+            {
+                using var response = await client.GetAsync("/api/v1/account/export");
+                await response.Content.ReadAsByteArrayAsync();
+                var received = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+                if (response.IsSuccessStatusCode)
+                {
+                    foreach (var part in string.Join(",", response.Headers.GetValues("RateLimit")).Split(','))
+                    {
+                        var fields = part.Trim().Split(';');
+                        var reset = fields.FirstOrDefault(f => f.StartsWith("t=", StringComparison.Ordinal));
+                        if (reset is null) continue;
+                        var window = fields[0].Trim('"');
+                        AllowedExports.AddOrUpdate((window, received + long.Parse(reset[2..])), 1, (_, n) => n + 1);
+                    }
+                    Count("exports", 1);
+                }
+                else if (response.StatusCode != HttpStatusCode.TooManyRequests && !(response.StatusCode == HttpStatusCode.ServiceUnavailable && response.Headers.RetryAfter is not null))
+                {
+                    Unexpected.Enqueue(new Problem(Now, "exports", $"exports {(int)response.StatusCode}"));
+                }
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                Unexpected.Enqueue(new Problem(Now, "exports", $"exports {e.GetType().Name}: {e.Message}"));
+            }
+            await Task.Delay(250);
+        }
+    }
 
     /// <summary>One user uploading small PDFs through the streamed multipart route, one after another.</summary>
     private async Task UploaderAsync()
