@@ -187,10 +187,11 @@ try
     Console.WriteLine($"  throughput of requests that do not need the missing dependency (Redis, s3rver faults): worst ratio {worst:0.00} (target >= 0.8)");
     var slowest = faults.Where(f => f.Server != "instance").Max(f => f.ReadySeconds);
     Console.WriteLine($"  seconds from a dependency's return until every instance is Ready: at most {slowest:0.0} (target < 5)");
-    var promisesKept = load.Unexpected.Count == 0 && missing == 0 && twice == 0 && uploadsMissing == 0 && aboveLimit == 0 && !faults.Any(f => double.IsNaN(f.ReadySeconds))
+    var promisesKept = load.Unexpected.Count == 0 && missing == 0 && twice == 0 && uploadsMissing == 0 && !faults.Any(f => double.IsNaN(f.ReadySeconds))
         && obeyed.All(s => s < (shortProfile ? 5 : 1));
-    // The full profile also holds the figures to their targets; the short one runs beside other work and does not.
-    return promisesKept && (shortProfile || (worst >= 0.8 && slowest < 5)) ? 0 : 1;
+    // The full profile also holds the figures and the rate limit to their targets. The short one does not: it runs
+    // beside other work, and a Redis restarted without persistence forgets the limiter's counters (see bench/README).
+    return promisesKept && (shortProfile || (worst >= 0.8 && slowest < 5 && aboveLimit == 0)) ? 0 : 1;
 }
 finally
 {
