@@ -1,3 +1,4 @@
+using Service.Infrastructure.Events;
 using Service.Infrastructure.FeatureFlags;
 using Service.Infrastructure.RateLimiting;
 using Service.Infrastructure.Settings;

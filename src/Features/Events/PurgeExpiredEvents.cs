@@ -1,6 +1,7 @@
 using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Service.Infrastructure.Events;
 using Service.Infrastructure.Jobs;
 
 namespace Service.Features.Events;

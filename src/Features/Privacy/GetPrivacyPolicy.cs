@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Options;
 using Npgsql;
-using Service.Features.Events;
+using Service.Infrastructure.Events;
 using Service.Infrastructure.Privacy;
 using Service.Infrastructure.Security;
 

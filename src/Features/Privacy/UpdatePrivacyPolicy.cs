@@ -4,7 +4,7 @@ using Dapper;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using Service.Features.Events;
+using Service.Infrastructure.Events;
 using Service.Infrastructure.Audit;
 using Service.Infrastructure.Privacy;
 using Service.Infrastructure.Security;

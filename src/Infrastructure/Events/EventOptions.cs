@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace Service.Features.Events;
+namespace Service.Infrastructure.Events;
 
 public sealed class EventOptions
 {
