@@ -65,9 +65,15 @@ public sealed partial class PathRedaction(string mode, bool hashFileNames, byte[
             return;
         }
         var dot = name.LastIndexOf('.');
-        if (dot > 0 && !IsHashed(name[..dot])) builder.Append(Hash(name[..dot])).Append(name[dot..]);
-        else if (dot > 0) builder.Append(name);
-        else builder.Append(Hash(name));
+        if (dot <= 0)
+        {
+            builder.Append(Hash(name));
+            return;
+        }
+        var stem = name[..dot];
+        if (IsHashed(stem)) builder.Append(stem);
+        else builder.Append(Hash(stem));
+        builder.Append(name[dot..]);
     }
 
     private string Hash(ReadOnlySpan<char> segment)
