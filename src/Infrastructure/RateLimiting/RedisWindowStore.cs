@@ -87,6 +87,7 @@ public sealed class RedisWindowStore(RedisConnection redis) : IDisposable
     private List<Pending> _waiting = [];
     private List<Pending> _inFlight = [];
     private bool _sending;
+    private long _inFlightSince; // Environment.TickCount64 when the call in flight was sent; 0 when none is
     private long _scriptCalls;
     private Timer? _sweeper;
 
@@ -104,6 +105,14 @@ public sealed class RedisWindowStore(RedisConnection redis) : IDisposable
         bool first;
         lock (_gate)
         {
+            // A call in flight for longer than the budget means Redis does not answer (hung, partitioned): a decision
+            // queued behind it would only wait out its budget. It fails at once instead, so the caller decides locally
+            // now and the breaker sees the failures at the rate requests arrive, not at the rate budgets run out
+            // (with few clients, too slow to ever reach its minimum throughput).
+            if (budget is { } limit && _inFlightSince != 0 && Environment.TickCount64 - _inFlightSince > limit.TotalMilliseconds)
+            {
+                throw new TimeoutException("Redis has not answered the rate-limit decision in flight within the decision budget");
+            }
             // The request that finds no call in flight sends one now and resumes on the thread that completes it;
             // those that wait resume on the thread pool, so that they do not queue behind one another.
             first = !_sending;
@@ -142,7 +151,11 @@ public sealed class RedisWindowStore(RedisConnection redis) : IDisposable
                 _waiting.RemoveRange(0, MaxBatch);
             }
         }
-        lock (_gate) _inFlight = batch;
+        lock (_gate)
+        {
+            _inFlight = batch;
+            _inFlightSince = Environment.TickCount64;
+        }
         WindowDecision[]? decisions = null;
         Exception? failure = null;
         try
@@ -156,6 +169,7 @@ public sealed class RedisWindowStore(RedisConnection redis) : IDisposable
         lock (_gate)
         {
             _inFlight = [];
+            _inFlightSince = 0;
             if (_waiting.Count > 0) ThreadPool.UnsafeQueueUserWorkItem(static store => _ = store.SendBatchAsync(), this, preferLocal: false);
             else _sending = false;
         }
