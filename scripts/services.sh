@@ -93,7 +93,11 @@ redis_running() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | gre
 start_redis() {
   if redis_running; then return; fi
   mkdir -p "$state/redis"
-  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+  # Persistent (append-only file, synced every second) as a production Redis must be: the rate limiter's windows
+  # outlive a restart, or every client would get a fresh allowance. The test profile's Redis is thrown away.
+  local persistence=(--appendonly yes --appendfsync everysec)
+  [ "$profile" = test ] && persistence=(--appendonly no)
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' "${persistence[@]}" --daemonize yes \
     --dir "$state/redis" --pidfile "$state/redis/redis.pid" --logfile "$state/redis/redis.log"
   for _ in $(seq 1 50); do redis_running && break; sleep 0.1; done
   redis_running || { log "redis did not start: see $state/redis/redis.log"; exit 1; }
@@ -101,7 +105,7 @@ start_redis() {
 }
 
 stop_redis() {
-  if redis_running; then redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true; log "redis stopped"; fi
+  if redis_running; then redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || true; log "redis stopped"; fi
 }
 
 s3_running() { curl -s -o /dev/null "http://127.0.0.1:$S3_PORT/" 2>/dev/null; }
