@@ -67,8 +67,9 @@ public static class OpenStream
 
         var userId = user.RequiredUserId();
         var stream = new StreamConnection(userId, user.ExpiresAt(), dataSource);
-        if (!await slots.TryAcquireAsync(userId, stream.Id, hub.CountFor(userId), cancellationToken))
+        if (await slots.TryAcquireAsync(userId, stream.Id, hub.CountFor(userId), cancellationToken) is { } wait)
         {
+            context.Response.Headers.RetryAfter = ((int)Math.Ceiling(wait.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
             return TypedResults.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many open streams",
                 detail: $"At most {options.Value.MaxStreamsPerUser} streams may be open per user; close one (another tab?) first.");
         }

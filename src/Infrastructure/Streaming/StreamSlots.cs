@@ -12,13 +12,17 @@ namespace Service.Infrastructure.Streaming;
 public sealed partial class StreamSlots(RedisConnection redis, IOptions<StreamOptions> options, IOptions<RedisOptions> redisOptions,
     TimeProvider time, ILogger<StreamSlots> logger)
 {
-    // KEYS[1] the user's set; ARGV: now, lapse time, stream id, cap, key lifetime (ms).
+    // KEYS[1] the user's set; ARGV: now, lapse time, stream id, cap, key lifetime (ms). Returns 0 when acquired,
+    // else the milliseconds until the first slot lapses unless renewed (a killed instance's streams free theirs then).
     private static readonly LuaScript Acquire = LuaScript.Prepare("""
         redis.call('ZREMRANGEBYSCORE', @key, '-inf', @now)
-        if redis.call('ZCARD', @key) >= tonumber(@cap) then return 0 end
+        if redis.call('ZCARD', @key) >= tonumber(@cap) then
+          local first = redis.call('ZRANGE', @key, 0, 0, 'WITHSCORES')
+          return math.max(1, tonumber(first[2]) - tonumber(@now))
+        end
         redis.call('ZADD', @key, @lapse, @member)
         redis.call('PEXPIRE', @key, @ttl)
-        return 1
+        return 0
         """);
 
     private TimeSpan Lifetime => TimeSpan.FromSeconds(options.Value.HeartbeatSeconds * 3);
@@ -26,8 +30,11 @@ public sealed partial class StreamSlots(RedisConnection redis, IOptions<StreamOp
 
     private RedisKey Key(Guid userId) => $"{options.Value.KeyPrefix}:open:{userId:N}";
 
-    /// <summary>Whether one more stream may open; <paramref name="openHere"/> is the user's count on this instance, the fallback.</summary>
-    public async Task<bool> TryAcquireAsync(Guid userId, Guid streamId, int openHere, CancellationToken cancellationToken)
+    /// <summary>
+    /// Null when one more stream may open, else how long until a slot may free up (the Retry-After of the refusal).
+    /// <paramref name="openHere"/> is the user's count on this instance, the fallback.
+    /// </summary>
+    public async Task<TimeSpan?> TryAcquireAsync(Guid userId, Guid streamId, int openHere, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         try
@@ -38,12 +45,12 @@ public sealed partial class StreamSlots(RedisConnection redis, IOptions<StreamOp
                 key = Key(userId), now, lapse = now + (long)Lifetime.TotalMilliseconds, member = streamId.ToString("N"),
                 cap = options.Value.MaxStreamsPerUser, ttl = (long)Lifetime.TotalMilliseconds,
             }).WaitAsync(Timeout, cancellationToken);
-            return (int)result == 1;
+            return (long)result == 0 ? null : TimeSpan.FromMilliseconds((long)result);
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
             LogFallback(logger, e.GetType().Name);
-            return openHere < options.Value.MaxStreamsPerUser;
+            return openHere < options.Value.MaxStreamsPerUser ? null : TimeSpan.FromSeconds(options.Value.HeartbeatSeconds);
         }
     }
 

@@ -1,4 +1,6 @@
+using Microsoft.Extensions.Options;
 using Npgsql;
+using Service.Infrastructure.Streaming;
 using Service.Tests.Fixtures;
 
 namespace Service.Tests.Features.LiveStream;
@@ -229,6 +231,8 @@ public sealed class OpenStreamTests(OpenStreamTests.Factory factory) : IClassFix
         Assert.Null(refused);
         var problem = await response.ProblemAsync(HttpStatusCode.TooManyRequests);
         Assert.Contains("3", problem.GetProperty("detail").GetString());
+        // When the first slot lapses unless its stream renews it: three heartbeats at most.
+        Assert.InRange(response.Headers.RetryAfter!.Delta!.Value.TotalSeconds, 1, 3 * factory.Services.GetRequiredService<IOptions<StreamOptions>>().Value.HeartbeatSeconds);
 
         await open[0].DisposeAsync();
         var deadline = DateTime.UtcNow + Soon;
