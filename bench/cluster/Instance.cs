@@ -15,7 +15,9 @@ sealed class Instance(int index, int port, string app, string work, string secre
         info.ArgumentList.Add(app);
         info.ArgumentList.Add("--urls");
         info.ArgumentList.Add($"http://127.0.0.1:{port}");
-        info.Environment["ENVIRONMENT"] = "production";
+        // Staging: Production's settings and guards, except that outbound calls may reach the loopback receiver.
+        info.Environment["ENVIRONMENT"] = "staging";
+        info.Environment["Integrations__AllowedPrivateNetworks"] = "127.0.0.1/32";
         info.Environment["SECRET_KEY"] = secret;
         info.Environment["ENCRYPTION_KEY"] = encryptionKey;
         info.Environment["CORS_ORIGINS"] = "http://localhost:3000";

@@ -35,6 +35,14 @@ sealed class Load(string baseUrl, Guid orgId, string userToken, List<string> age
 
     public void Stop() => _stop.Cancel();
 
+    /// <summary>Counts a request made outside this class (streams, workflow runs).</summary>
+    public void Count() => Interlocked.Increment(ref _total);
+
+    public CancellationToken Stopping => _stop.Token;
+
+    /// <summary>When (seconds of this clock) an instance was SIGKILLed: a webhook answered just before cannot have been recorded.</summary>
+    public ConcurrentBag<double> Kills { get; } = new();
+
     /// <summary>Successful units (events acknowledged, pages read) per second between two moments.</summary>
     public double Rate(string kind, double from, double to)
     {
@@ -42,6 +50,21 @@ sealed class Load(string baseUrl, Guid orgId, string userToken, List<string> age
         for (var second = (long)Math.Ceiling(from); second < (long)Math.Floor(to); second++) sum += _done.GetValueOrDefault((kind, second));
         var seconds = Math.Floor(to) - Math.Ceiling(from);
         return seconds <= 0 ? 0 : sum / seconds;
+    }
+
+    /// <summary>Units done in each whole second between two moments.</summary>
+    public IEnumerable<long> PerSecond(string kind, double from, double to)
+    {
+        for (var second = (long)Math.Ceiling(from); second < (long)Math.Floor(to); second++) yield return _done.GetValueOrDefault((kind, second));
+    }
+
+    /// <summary>Every second of the run: events acknowledged, pages read, uploads, exports allowed.</summary>
+    public void WriteCsv(string path)
+    {
+        string[] kinds = ["ingest", "reads", "uploads", "exports"];
+        var lines = new List<string> { "second," + string.Join(',', kinds) };
+        for (var second = 0L; second < (long)Now; second++) lines.Add($"{second},{string.Join(',', kinds.Select(k => _done.GetValueOrDefault((k, second))))}");
+        File.WriteAllLines(path, lines);
     }
 
     /// <summary>Uploads answered 201, by id.</summary>
@@ -121,7 +144,7 @@ sealed class Load(string baseUrl, Guid orgId, string userToken, List<string> age
         }
     }
 
-    private HttpClient Client(string scheme, string credential)
+    public HttpClient Client(string scheme, string credential)
     {
         var client = new HttpClient { BaseAddress = new Uri(baseUrl), Timeout = TimeSpan.FromSeconds(35) };
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue(scheme, credential);
@@ -171,12 +194,12 @@ sealed class Load(string baseUrl, Guid orgId, string userToken, List<string> age
         }
     }
 
-    private enum Outcome { Done, Retry, Refused }
+    public enum Outcome { Done, Retry, Refused }
 
     /// <summary>Done for a 2xx; records anything that is neither a 2xx nor a 503 with Retry-After.</summary>
-    private async Task<Outcome> SendAsync(HttpClient client, HttpRequestMessage request, string kind) => (await SendWithBodyAsync(client, request, kind)).Outcome;
+    public async Task<Outcome> SendAsync(HttpClient client, HttpRequestMessage request, string kind) => (await SendWithBodyAsync(client, request, kind)).Outcome;
 
-    private async Task<(Outcome Outcome, string Body)> SendWithBodyAsync(HttpClient client, HttpRequestMessage request, string kind)
+    public async Task<(Outcome Outcome, string Body)> SendWithBodyAsync(HttpClient client, HttpRequestMessage request, string kind)
     {
         Interlocked.Increment(ref _total);
         try
@@ -185,7 +208,7 @@ sealed class Load(string baseUrl, Guid orgId, string userToken, List<string> age
             var text = await response.Content.ReadAsStringAsync();
             if (response.IsSuccessStatusCode) return (Outcome.Done, text);
             if (response.StatusCode == HttpStatusCode.ServiceUnavailable && response.Headers.RetryAfter is not null) return (Outcome.Retry, text);
-            if (response.StatusCode == HttpStatusCode.BadGateway && kind == "uploads" && Killing)
+            if (response.StatusCode == HttpStatusCode.BadGateway && kind is "uploads" or "manual runs" && Killing)
             {
                 Interlocked.Increment(ref _cutByKill);
                 return (Outcome.Retry, text);
@@ -200,5 +223,5 @@ sealed class Load(string baseUrl, Guid orgId, string userToken, List<string> age
         }
     }
 
-    private void Count(string kind, int units) => _done.AddOrUpdate((kind, (long)Now), units, (_, n) => n + units);
+    public void Count(string kind, int units) => _done.AddOrUpdate((kind, (long)Now), units, (_, n) => n + units);
 }

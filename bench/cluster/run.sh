@@ -2,13 +2,16 @@
 # The cluster under fire: three instances of the Release build behind nginx (Debian's package, installed when absent)
 # on PostgreSQL, Redis and s3rver of the "cluster" profile (their own ports, since this script stops and freezes
 # them). A checked workload runs throughout (agents ingesting batches with clientEventIds and Idempotency-Keys and
-# retrying as agents do, users paging events); faults come one after another with recovery between them: Redis,
-# PostgreSQL and s3rver each stopped and then hung (SIGSTOP) for PHASE_SECONDS, one instance SIGTERMed and
-# restarted, one SIGKILLed and restarted. Prints a table per fault and a summary. Loopback only; stops by itself.
+# retrying as agents do, users paging events, a user uploading, a tenant at its export limit, workflows run every
+# second, on events and by hand calling a local webhook receiver, members holding live streams); faults come one
+# after another with recovery between them: Redis, PostgreSQL and s3rver each stopped and then hung (SIGSTOP) for
+# PHASE_SECONDS, one instance SIGTERMed and restarted, one SIGKILLed and restarted; then an operator's kill-switch
+# drill. Prints a table per fault, throughput per second and a summary. Loopback only; stops by itself.
 #
-#   bench/cluster/run.sh        PHASE_SECONDS=10 AGENTS=6 READERS=4 PROFILE=full
+#   bench/cluster/run.sh        PHASE_SECONDS=10 WARMUP_SECONDS=30 AGENTS=6 READERS=4 STREAM_USERS=50 STREAMS_PER_USER=4
+#   FAULTS=redis-hung,sigkill   some faults only (redis-|pg-|s3-stopped|hung, sigterm, sigkill), to look at one closely
 #   PROFILE=short: one fault of each kind (Redis stopped, PostgreSQL hung, an instance SIGTERMed, one SIGKILLed),
-#   judged on what must never happen only; the test suite runs it with APP set to its own build of the service.
+#   small load, judged on what must never happen only; the test suite runs it with APP set to its own build.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"

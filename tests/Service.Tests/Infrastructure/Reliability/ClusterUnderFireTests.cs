@@ -11,10 +11,13 @@ public sealed class ClusterCollection
 }
 
 /// <summary>
-/// The short profile of bench/cluster: three instances of this build behind nginx, a checked workload, Redis stopped,
-/// PostgreSQL hung, one instance SIGTERMed and one SIGKILLed. Fails when an answer is neither a 2xx nor a 503 with
-/// Retry-After, an acknowledged event is missing or stored twice, or an instance does not become Ready again. Runs
-/// alone (its own collection), on servers of its own, so it neither slows nor disturbs the other tests.
+/// The short profile of bench/cluster: three instances of this build behind nginx, a checked workload (ingest, reads,
+/// uploads, workflows every second, on events and by hand calling a webhook receiver, 20 live streams), Redis stopped,
+/// PostgreSQL hung, one instance SIGTERMed and one SIGKILLed. Fails when an answer is neither a 2xx nor an expected
+/// 4xx or 503 with Retry-After, an acknowledged event is missing or stored twice, an upload lacks its object, a fire or
+/// a matching event has no run or two, a run is left unfinished, a webhook-id is answered 2xx twice, a notification
+/// misses an open stream, or an instance does not become Ready again. Runs alone (its own collection), on servers of
+/// its own, so it neither slows nor disturbs the other tests.
 /// </summary>
 [Collection(ClusterCollection.Name)]
 public sealed class ClusterUnderFireTests(ITestOutputHelper output)
