@@ -11,7 +11,8 @@ namespace Service.Tests.Infrastructure.Security;
 
 /// <summary>
 /// Every route the app maps, found in its endpoint data source (so routes added later are covered without
-/// touching this file), called as: nobody, a user of another organization, an agent key, a non-operator.
+/// touching this file), called as: nobody, a user of another organization, an agent key, a non-operator, and each
+/// role of the organization below the route's policy.
 /// </summary>
 public sealed partial class AuthorizationMatrixTests(ServiceFactory factory) : IClassFixture<ServiceFactory>, IAsyncLifetime
 {
@@ -26,6 +27,7 @@ public sealed partial class AuthorizationMatrixTests(ServiceFactory factory) : I
     private Guid _keyIdA;
     private string _keyA = "";
     private TestUser _userB = null!;
+    private readonly Dictionary<string, TestUser> _membersA = [];
 
     public async Task InitializeAsync()
     {
@@ -34,6 +36,11 @@ public sealed partial class AuthorizationMatrixTests(ServiceFactory factory) : I
         (_keyIdA, _keyA) = await _ownerA.CreateApiKeyAsync(_orgA);
         _userB = await factory.SignUpAsync();
         await _userB.CreateOrgAsync("B");
+        foreach (var role in new[] { "viewer", "member", "admin" })
+        {
+            _membersA[role] = await factory.SignUpAsync();
+            await _ownerA.AddMemberAsync(_orgA, _membersA[role], role);
+        }
     }
 
     public Task DisposeAsync() => Task.CompletedTask;
@@ -110,6 +117,30 @@ public sealed partial class AuthorizationMatrixTests(ServiceFactory factory) : I
                 await ExpectAsync(route, agent, _orgA, HttpStatusCode.Forbidden, failures);
             }
         }
+        Assert.True(failures.Count == 0, string.Join("\n", failures));
+    }
+
+    [Fact]
+    public async Task Each_role_below_a_routes_policy_gets_403()
+    {
+        // Policies in rising order; a route needing one is refused to every role before it.
+        string[] ladder = [AuthPolicies.OrgViewer, AuthPolicies.OrgMember, AuthPolicies.OrgAdmin, AuthPolicies.OrgOwner];
+        string[] roles = ["viewer", "member", "admin"];
+        var failures = new List<string>();
+        var checkedRoutes = 0;
+        foreach (var route in Routes().Where(r => r.OrgScoped && !r.Anonymous))
+        {
+            var needed = route.Policies.Select(p => Array.IndexOf(ladder, p)).DefaultIfEmpty(-1).Max();
+            if (needed <= 0) continue;
+            checkedRoutes++;
+            foreach (var role in roles.Take(needed))
+            {
+                var before = failures.Count;
+                await ExpectAsync(route, _membersA[role].Client, _orgA, HttpStatusCode.Forbidden, failures);
+                if (failures.Count > before) failures[^1] = $"as {role}: {failures[^1]}";
+            }
+        }
+        Assert.True(checkedRoutes >= 30, $"only {checkedRoutes} routes need more than viewer: is the policy metadata read?");
         Assert.True(failures.Count == 0, string.Join("\n", failures));
     }
 
