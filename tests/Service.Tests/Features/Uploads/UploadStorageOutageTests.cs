@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using Amazon.S3;
+using Dapper;
 using Amazon.S3.Model;
 using Microsoft.Extensions.DependencyInjection;
 using Service.Tests.Fixtures;
@@ -187,6 +188,53 @@ public sealed class UploadStorageOutageTests(UploadStorageOutageTests.Factory fa
         var objects = await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = TestServers.S3Bucket, Prefix = written.Key });
         Assert.Empty(objects.S3Objects ?? []);
         Assert.Empty(await UploadsNamedAsync(owner, orgId, "orphan.txt", "ready"));
+    }
+
+    [Fact]
+    public async Task An_object_neither_recorded_nor_deleted_keeps_a_row_and_the_cleanup_job_removes_it()
+    {
+        // As when the instance dies between writing the object and recording it: the row written before the first
+        // byte is what lets the cleanup job find the object (before, nothing pointed at it any more).
+        var owner = await factory.SignUpAsync();
+        var orgId = await owner.CreateOrgAsync("Unrecorded object");
+        var postgres = new Uri(TestServers.PostgresAdminUrl);
+        await using var proxy = new TcpProxy(postgres.Host, postgres.Port);
+        var (instance, recorder) = await RecordingS3.InstanceAsync(factory, settings =>
+        {
+            settings["Database:Url"] = $"postgres://postgres@127.0.0.1:{proxy.Port}/{factory.DatabaseName}";
+            settings["Database:ConnectTimeoutSeconds"] = "1";
+        });
+        await using (instance)
+        {
+            recorder.Answers["PutObjectAsync"] = args => recorder.Inner.PutObjectAsync((PutObjectRequest)args[0]!, (CancellationToken)args[1]!)
+                .ContinueWith(written => { proxy.Cut(); return written; }).Unwrap();
+            recorder.Answers["DeleteObjectAsync"] = _ => Task.FromException<DeleteObjectResponse>(new HttpRequestException("storage unreachable"));
+
+            var response = await UploadAsync(instance.ClientWithToken(owner.AccessToken), orgId, "unrecorded\n"u8.ToArray(), "unrecorded.txt", "text/plain");
+            await response.ProblemAsync(HttpStatusCode.ServiceUnavailable);
+        }
+
+        var key = Assert.Single(recorder.Requests<PutObjectRequest>()).Key;
+        var s3 = factory.Services.GetRequiredService<IAmazonS3>();
+        Assert.NotEmpty((await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = TestServers.S3Bucket, Prefix = key })).S3Objects ?? []);
+        await using var db = TestDatabases.OpenDataSource(factory.DatabaseName);
+        await using var connection = await db.OpenConnectionAsync();
+        Assert.Equal("pending", await connection.ExecuteScalarAsync<string>("SELECT status FROM uploads WHERE storage_key = @key AND expires_at IS NOT NULL", new { key }));
+        Assert.Empty(await UploadsNamedAsync(owner, orgId, "unrecorded.txt", "ready"));
+
+        // Its time and the grace passed: a cleaning instance deletes the object and settles the row.
+        await connection.ExecuteAsync("UPDATE uploads SET expires_at = now() - interval '3 hours' WHERE storage_key = @key", new { key });
+        var (cleaner, _) = await RecordingS3.InstanceAsync(factory, settings => settings["Uploads:CleanupIntervalSeconds"] = "1");
+        await using (cleaner)
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while ((await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = TestServers.S3Bucket, Prefix = key })).S3Objects is { Count: > 0 })
+            {
+                if (DateTime.UtcNow > deadline) throw new TimeoutException("the cleanup job did not delete the unrecorded object");
+                await Task.Delay(100);
+            }
+        }
+        Assert.Equal("deleted", await connection.ExecuteScalarAsync<string>("SELECT status FROM uploads WHERE storage_key = @key", new { key }));
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition)
