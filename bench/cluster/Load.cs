@@ -119,16 +119,25 @@ sealed class Load(string baseUrl, Guid orgId, string userToken, List<string> age
         }
     }
 
-    /// <summary>One user uploading small PDFs through the streamed multipart route, one after another.</summary>
+    /// <summary>
+    /// One user uploading small PDFs one after another, in turn streamed through the service (multipart) and direct
+    /// (presign, PUT straight to storage, complete); a PUT refused by a storage that is down is tried again later.
+    /// </summary>
     private async Task UploaderAsync()
     {
         using var client = Client("Bearer", userToken);
+        using var storage = new HttpClient { Timeout = TimeSpan.FromSeconds(35) };
         const string boundary = "cluster-boundary";
-        while (!_stop.IsCancellationRequested)
+        for (var n = 0; !_stop.IsCancellationRequested; n++)
         {
             var file = new byte[16 * 1024];
             Random.Shared.NextBytes(file);
             "%PDF-1.7\n"u8.CopyTo(file);
+            if (n % 2 == 1)
+            {
+                await DirectUploadAsync(client, storage, file);
+                continue;
+            }
             var head = System.Text.Encoding.ASCII.GetBytes(
                 $"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"report.pdf\"\r\nContent-Type: application/pdf\r\n\r\n");
             var tail = System.Text.Encoding.ASCII.GetBytes($"\r\n--{boundary}--\r\n");
@@ -143,6 +152,57 @@ sealed class Load(string baseUrl, Guid orgId, string userToken, List<string> age
             else await Task.Delay(200);
         }
     }
+
+    private async Task DirectUploadAsync(HttpClient client, HttpClient storage, byte[] file)
+    {
+        using var presign = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/orgs/{orgId}/uploads/presign")
+        {
+            Content = JsonContent.Create(new { fileName = "direct.pdf", contentType = "application/pdf", sizeBytes = file.Length }),
+        };
+        var (outcome, text) = await SendWithBodyAsync(client, presign, "uploads");
+        if (outcome != Outcome.Done)
+        {
+            await Task.Delay(200);
+            return;
+        }
+        var presigned = JsonDocument.Parse(text).RootElement;
+        var id = presigned.GetProperty("upload").GetProperty("id").GetGuid();
+        for (var attempt = 0; ; attempt++)
+        {
+            using var put = new HttpRequestMessage(HttpMethod.Put, presigned.GetProperty("url").GetString()) { Content = new ByteArrayContent(file) };
+            foreach (var header in presigned.GetProperty("headers").EnumerateObject())
+            {
+                if (header.Name != "content-length") put.Content.Headers.TryAddWithoutValidation(header.Name, header.Value.GetString());
+            }
+            try
+            {
+                if ((await storage.SendAsync(put)).IsSuccessStatusCode) break;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+            }
+            Interlocked.Increment(ref _storageRefusedPuts);
+            if (attempt == 100 || _stop.IsCancellationRequested) return; // never completed: the cleanup job's to remove
+            await Task.Delay(200);
+        }
+        for (var attempt = 0; attempt < 200; attempt++)
+        {
+            using var complete = new HttpRequestMessage(HttpMethod.Post, presigned.GetProperty("completeUrl").GetString());
+            var (completed, _) = await SendWithBodyAsync(client, complete, "uploads");
+            if (completed == Outcome.Done)
+            {
+                Uploaded.Add(id);
+                Count("uploads", 1);
+                return;
+            }
+            if (completed == Outcome.Refused) return;
+            await Task.Delay(200);
+        }
+    }
+
+    /// <summary>Direct PUTs a storage that was down refused (tried again; not an answer of the service).</summary>
+    public long StorageRefusedPuts => Interlocked.Read(ref _storageRefusedPuts);
+    private long _storageRefusedPuts;
 
     public HttpClient Client(string scheme, string credential)
     {
