@@ -222,15 +222,15 @@ try
     }
     // Every object in the bucket has a row: one that is not ready (an upload cut off, never completed) is the
     // cleanup job's to delete once its time and grace are over; one without any row nothing would ever delete.
+    // ListObjects version 1 with a marker: s3rver's version 2 continuation tokens fail on current OpenSSL.
     var objects = new List<string>();
-    for (string? token = null; ;)
+    while (true)
     {
         var page = System.Xml.Linq.XDocument.Parse(await s3.GetStringAsync(
-            $"{s3Base}?list-type=2&prefix=orgs/{orgId}/{(token is null ? "" : "&continuation-token=" + Uri.EscapeDataString(token))}"));
+            $"{s3Base}?prefix=orgs/{orgId}/{(objects.Count == 0 ? "" : "&marker=" + Uri.EscapeDataString(objects[^1]))}"));
         var ns = page.Root!.Name.Namespace;
         objects.AddRange(page.Root.Elements(ns + "Contents").Select(c => c.Element(ns + "Key")!.Value));
-        token = page.Root.Element(ns + "NextContinuationToken")?.Value;
-        if (token is null) break;
+        if (page.Root.Element(ns + "IsTruncated")?.Value != "true") break;
     }
     var objectsWithoutRow = objects.Count(k => !statusByKey.ContainsKey(k));
     var objectsAwaitingCleanup = objects.Count(k => statusByKey.TryGetValue(k, out var status) && status != "ready");
