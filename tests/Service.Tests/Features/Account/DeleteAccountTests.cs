@@ -19,7 +19,7 @@ public sealed class DeleteAccountTests(ServiceFactory factory) : IClassFixture<S
     {
         await using var db = TestDatabases.OpenDataSource(factory.DatabaseName);
         await using var connection = await db.OpenConnectionAsync();
-        return await connection.ExecuteScalarAsync<T>(sql, parameters);
+        return (await connection.ExecuteScalarAsync<T>(sql, parameters))!;
     }
 
     private static async Task IngestAsync(HttpClient client, Guid orgId, params string[] paths) =>
@@ -68,7 +68,7 @@ public sealed class DeleteAccountTests(ServiceFactory factory) : IClassFixture<S
         await Identity.EnsureAsync(await ana.Client.DeleteAsync($"/api/v1/orgs/{solo}"), HttpStatusCode.NoContent);
         await Identity.EnsureAsync(await DeleteAsync(ana.Client, Identity.Password), HttpStatusCode.NoContent);
         Assert.Equal(["owner"], (await bo.Client.GetFromJsonAsync<JsonElement>($"/api/v1/orgs/{team}/members")).GetProperty("items").EnumerateArray()
-            .Select(m => m.GetProperty("role").GetString()).ToArray());
+            .Select(m => m.GetProperty("role").GetString()!).ToArray());
     }
 
     [Fact]

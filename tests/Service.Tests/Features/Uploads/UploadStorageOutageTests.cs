@@ -166,17 +166,9 @@ public sealed class UploadStorageOutageTests(UploadStorageOutageTests.Factory fa
     {
         var owner = await factory.SignUpAsync();
         var orgId = await owner.CreateOrgAsync("Database outage");
-        var postgres = new Uri(TestServers.PostgresAdminUrl);
-        await using var proxy = new TcpProxy(postgres.Host, postgres.Port);
-        var (instance, recorder) = await RecordingS3.InstanceAsync(factory, settings =>
-        {
-            settings["Database:Url"] = $"postgres://postgres@127.0.0.1:{proxy.Port}/{factory.DatabaseName}";
-            settings["Database:ConnectTimeoutSeconds"] = "1";
-        });
+        await using var proxy = PostgresProxy();
+        var (instance, recorder) = await InstanceLosingTheDatabaseOnceWrittenAsync(proxy);
         await using var _ = instance;
-        // The object is written, then the database goes away before the row is inserted.
-        recorder.Answers["PutObjectAsync"] = args => recorder.Inner.PutObjectAsync((PutObjectRequest)args[0]!, (CancellationToken)args[1]!)
-            .ContinueWith(written => { proxy.Cut(); return written; }).Unwrap();
 
         var response = await UploadAsync(instance.ClientWithToken(owner.AccessToken), orgId, "orphan\n"u8.ToArray(), "orphan.txt", "text/plain");
 
@@ -197,17 +189,10 @@ public sealed class UploadStorageOutageTests(UploadStorageOutageTests.Factory fa
         // byte is what lets the cleanup job find the object (before, nothing pointed at it any more).
         var owner = await factory.SignUpAsync();
         var orgId = await owner.CreateOrgAsync("Unrecorded object");
-        var postgres = new Uri(TestServers.PostgresAdminUrl);
-        await using var proxy = new TcpProxy(postgres.Host, postgres.Port);
-        var (instance, recorder) = await RecordingS3.InstanceAsync(factory, settings =>
-        {
-            settings["Database:Url"] = $"postgres://postgres@127.0.0.1:{proxy.Port}/{factory.DatabaseName}";
-            settings["Database:ConnectTimeoutSeconds"] = "1";
-        });
+        await using var proxy = PostgresProxy();
+        var (instance, recorder) = await InstanceLosingTheDatabaseOnceWrittenAsync(proxy);
         await using (instance)
         {
-            recorder.Answers["PutObjectAsync"] = args => recorder.Inner.PutObjectAsync((PutObjectRequest)args[0]!, (CancellationToken)args[1]!)
-                .ContinueWith(written => { proxy.Cut(); return written; }).Unwrap();
             recorder.Answers["DeleteObjectAsync"] = _ => Task.FromException<DeleteObjectResponse>(new HttpRequestException("storage unreachable"));
 
             var response = await UploadAsync(instance.ClientWithToken(owner.AccessToken), orgId, "unrecorded\n"u8.ToArray(), "unrecorded.txt", "text/plain");
@@ -235,6 +220,25 @@ public sealed class UploadStorageOutageTests(UploadStorageOutageTests.Factory fa
             }
         }
         Assert.Equal("deleted", await connection.ExecuteScalarAsync<string>("SELECT status FROM uploads WHERE storage_key = @key", new { key }));
+    }
+
+    private static TcpProxy PostgresProxy()
+    {
+        var postgres = new Uri(TestServers.PostgresAdminUrl);
+        return new TcpProxy(postgres.Host, postgres.Port);
+    }
+
+    /// <summary>An instance reaching the database through <paramref name="proxy"/>, which is cut as soon as an object is written.</summary>
+    private async Task<(ServiceFactory Instance, RecordingS3 Recorder)> InstanceLosingTheDatabaseOnceWrittenAsync(TcpProxy proxy)
+    {
+        var (instance, recorder) = await RecordingS3.InstanceAsync(factory, settings =>
+        {
+            settings["Database:Url"] = $"postgres://postgres@127.0.0.1:{proxy.Port}/{factory.DatabaseName}";
+            settings["Database:ConnectTimeoutSeconds"] = "1";
+        });
+        recorder.Answers["PutObjectAsync"] = args => recorder.Inner.PutObjectAsync((PutObjectRequest)args[0]!, (CancellationToken)args[1]!)
+            .ContinueWith(written => { proxy.Cut(); return written; }).Unwrap();
+        return (instance, recorder);
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition)
