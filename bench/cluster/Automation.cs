@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Npgsql;
@@ -106,16 +105,7 @@ sealed class Automation(Load load, WebhookReceiver receiver, HttpClient owner, G
             {
                 events = new[] { new { type = "file_created", occurredAt = DateTimeOffset.UtcNow.ToString("O"), path = $"/trigger/r{n}.csv", clientEventId = id } },
             });
-            for (var attempt = 0; attempt < 300; attempt++)
-            {
-                using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/orgs/{orgId}/events") { Content = new ByteArrayContent(body) };
-                request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-                request.Headers.Add("Idempotency-Key", id);
-                var outcome = await load.SendAsync(client, request, "trigger events");
-                if (outcome == Load.Outcome.Done) { TriggerEvents.Add(id); break; }
-                if (outcome == Load.Outcome.Refused) break;
-                await Task.Delay(200);
-            }
+            if (await load.IngestAsync(client, orgId, body, id, "trigger events")) TriggerEvents.Add(id);
             await Task.Delay(300);
         }
     }
@@ -136,22 +126,12 @@ sealed class Automation(Load load, WebhookReceiver receiver, HttpClient owner, G
             await Task.Delay(250);
         }
 
-        var byStatus = new Dictionary<string, int>();
-        await using (var command = db.CreateCommand("SELECT status || coalesce(' (' || error_class || ')', ''), count(*)::int FROM workflow_runs WHERE org_id = $1 GROUP BY 1"))
-        {
-            command.Parameters.AddWithValue(orgId);
-            await using var reader = await command.ExecuteReaderAsync();
-            while (await reader.ReadAsync()) byStatus[reader.GetString(0)] = reader.GetInt32(1);
-        }
+        var byStatus = (await RowsAsync(db, "SELECT status || coalesce(' (' || error_class || ')', ''), count(*)::int FROM workflow_runs WHERE org_id = $1 GROUP BY 1",
+            r => (Status: r.GetString(0), Count: r.GetInt32(1)), orgId)).ToDictionary(s => s.Status, s => s.Count);
 
         // Every second from the schedule's first fire to its last has one fire, and a fire that ran has one run.
-        var fires = new List<(DateTime At, string Outcome, string? Reason)>();
-        await using (var command = db.CreateCommand("SELECT scheduled_for, outcome, reason FROM workflow_fires WHERE workflow_id = $1 ORDER BY 1"))
-        {
-            command.Parameters.AddWithValue(_scheduled);
-            await using var reader = await command.ExecuteReaderAsync();
-            while (await reader.ReadAsync()) fires.Add((reader.GetDateTime(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2)));
-        }
+        var fires = await RowsAsync(db, "SELECT scheduled_for, outcome, reason FROM workflow_fires WHERE workflow_id = $1 ORDER BY 1",
+            r => (At: r.GetDateTime(0), Outcome: r.GetString(1), Reason: r.IsDBNull(2) ? null : r.GetString(2)), _scheduled);
         var seconds = fires.Count == 0 ? 0 : (int)(fires[^1].At - fires[0].At).TotalSeconds + 1;
         var skippedBySwitch = fires.Count(f => f is { Outcome: "skipped", Reason: "kill_switch" });
         var scheduleMissed = seconds - fires.Count(f => f.Outcome == "run") - skippedBySwitch;
@@ -159,19 +139,11 @@ sealed class Automation(Load load, WebhookReceiver receiver, HttpClient owner, G
             "SELECT count(*) FROM (SELECT 1 FROM workflow_runs WHERE workflow_id = $1 GROUP BY scheduled_for HAVING count(*) > 1) d", _scheduled);
 
         // Every acknowledged matching event started one run.
-        var perEvent = new List<long>();
-        await using (var command = db.CreateCommand("""
+        var perEvent = await RowsAsync(db, """
             SELECT count(r.id) FROM events e
             LEFT JOIN workflow_runs r ON r.workflow_id = $2 AND r.trigger_data -> 'events' -> 0 ->> 'id' = e.id::text
             WHERE e.org_id = $1 AND e.client_event_id = ANY($3) GROUP BY e.id
-            """))
-        {
-            command.Parameters.AddWithValue(orgId);
-            command.Parameters.AddWithValue(_onEvent);
-            command.Parameters.AddWithValue(TriggerEvents.ToArray());
-            await using var reader = await command.ExecuteReaderAsync();
-            while (await reader.ReadAsync()) perEvent.Add(reader.GetInt64(0));
-        }
+            """, r => r.GetInt64(0), orgId, _onEvent, TriggerEvents.ToArray());
         var eventsMissed = TriggerEvents.Count - perEvent.Count(n => n > 0);
         var eventsTwice = perEvent.Count(n => n > 1);
         var manualFound = await ScalarAsync<long>(db, "SELECT count(*) FROM workflow_runs WHERE id = ANY($1)", Started.ToArray());
@@ -179,16 +151,10 @@ sealed class Automation(Load load, WebhookReceiver receiver, HttpClient owner, G
         // Every succeeded run's webhook reached the receiver; none was answered 2xx twice. A message the receiver
         // answered just before its instance was SIGKILLed may be sent again (at least once: the answer was never
         // recorded); such repeats are counted apart: receivers deduplicate on webhook-id.
-        var webhookIds = new List<string>();
-        await using (var command = db.CreateCommand("""
+        var webhookIds = await RowsAsync(db, """
             SELECT s.output ->> 'webhookId' FROM workflow_runs r JOIN workflow_run_steps s ON s.run_id = r.id AND s.index = 0
             WHERE r.org_id = $1 AND r.status = 'succeeded'
-            """))
-        {
-            command.Parameters.AddWithValue(orgId);
-            await using var reader = await command.ExecuteReaderAsync();
-            while (await reader.ReadAsync()) webhookIds.Add(reader.IsDBNull(0) ? "" : reader.GetString(0));
-        }
+            """, r => r.IsDBNull(0) ? "" : r.GetString(0), orgId);
         var notReceived = webhookIds.Count(id => !receiver.Delivered.ContainsKey(id));
         var twice = receiver.Delivered.Where(d => d.Value.Count > 1).ToList();
         var afterKill = twice.Count(d => load.Kills.Any(k => d.Value.Min() is var first && first <= k && first > k - 2));
@@ -199,14 +165,18 @@ sealed class Automation(Load load, WebhookReceiver receiver, HttpClient owner, G
     }
 
     /// <summary>The notifications the schedule's runs made for each member, by user.</summary>
-    public async Task<ILookup<Guid, long>> NotificationsAsync(NpgsqlDataSource db)
+    public async Task<ILookup<Guid, long>> NotificationsAsync(NpgsqlDataSource db) =>
+        (await RowsAsync(db, "SELECT user_id, id FROM notifications WHERE org_id = $1 AND type = 'workflow.notify'",
+            r => (User: r.GetGuid(0), Id: r.GetInt64(1)), orgId)).ToLookup(r => r.User, r => r.Id);
+
+    private static async Task<List<T>> RowsAsync<T>(NpgsqlDataSource db, string sql, Func<NpgsqlDataReader, T> read, params object[] parameters)
     {
-        var rows = new List<(Guid User, long Id)>();
-        await using var command = db.CreateCommand("SELECT user_id, id FROM notifications WHERE org_id = $1 AND type = 'workflow.notify'");
-        command.Parameters.AddWithValue(orgId);
+        await using var command = db.CreateCommand(sql);
+        foreach (var parameter in parameters) command.Parameters.AddWithValue(parameter);
         await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync()) rows.Add((reader.GetGuid(0), reader.GetInt64(1)));
-        return rows.ToLookup(r => r.User, r => r.Id);
+        var rows = new List<T>();
+        while (await reader.ReadAsync()) rows.Add(read(reader));
+        return rows;
     }
 
     private static async Task<T> ScalarAsync<T>(NpgsqlDataSource db, string sql, params object[] parameters)

@@ -223,24 +223,30 @@ sealed class Load(string baseUrl, Guid orgId, string userToken, List<string> age
             {
                 events = ids.Select((id, i) => new { type = "file_modified", occurredAt = now.AddSeconds(-i).ToString("O"), path = $"/work/agent{agent}/f{i % 7}.txt", clientEventId = id }).ToList(),
             });
-            // The same batch until it is acknowledged (a stop of the workload waits for the batch in hand); an
-            // answer that retrying cannot change (a 4xx) is counted and the batch given up.
-            for (var attempt = 0; !_stop.IsCancellationRequested || attempt < 200; attempt++)
+            if (await IngestAsync(client, orgId, body, $"a{agent}-b{batch}", "ingest"))
             {
-                using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/orgs/{orgId}/events") { Content = new ByteArrayContent(body) };
-                request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-                request.Headers.Add("Idempotency-Key", $"a{agent}-b{batch}");
-                var outcome = await SendAsync(client, request, "ingest");
-                if (outcome == Outcome.Done)
-                {
-                    foreach (var id in ids) Acknowledged.Add(id);
-                    Count("ingest", ids.Count);
-                    break;
-                }
-                if (outcome == Outcome.Refused) break;
-                await Task.Delay(200);
+                foreach (var id in ids) Acknowledged.Add(id);
+                Count("ingest", ids.Count);
             }
         }
+    }
+
+    /// <summary>
+    /// Sends an event batch, the same bytes under the same Idempotency-Key, until it is acknowledged (a stop of the
+    /// workload waits for the batch in hand). False when an answer that retrying cannot change (a 4xx, counted) gave it up.
+    /// </summary>
+    public async Task<bool> IngestAsync(HttpClient client, Guid org, byte[] body, string idempotencyKey, string kind)
+    {
+        for (var attempt = 0; !_stop.IsCancellationRequested || attempt < 200; attempt++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/orgs/{org}/events") { Content = new ByteArrayContent(body) };
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            request.Headers.Add("Idempotency-Key", idempotencyKey);
+            var outcome = await SendAsync(client, request, kind);
+            if (outcome != Outcome.Retry) return outcome == Outcome.Done;
+            await Task.Delay(200);
+        }
+        return false;
     }
 
     private async Task ReaderAsync()
@@ -257,7 +263,7 @@ sealed class Load(string baseUrl, Guid orgId, string userToken, List<string> age
     public enum Outcome { Done, Retry, Refused }
 
     /// <summary>Done for a 2xx; records anything that is neither a 2xx nor a 503 with Retry-After.</summary>
-    public async Task<Outcome> SendAsync(HttpClient client, HttpRequestMessage request, string kind) => (await SendWithBodyAsync(client, request, kind)).Outcome;
+    private async Task<Outcome> SendAsync(HttpClient client, HttpRequestMessage request, string kind) => (await SendWithBodyAsync(client, request, kind)).Outcome;
 
     public async Task<(Outcome Outcome, string Body)> SendWithBodyAsync(HttpClient client, HttpRequestMessage request, string kind)
     {
